@@ -25,7 +25,6 @@ import tempfile
 import urllib.request
 from collections.abc import Sequence
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -300,7 +299,7 @@ def download_file(url: str, dest, sha256: str | None = None, progress: bool = Tr
 @lru_cache(maxsize=1)
 def _manifest() -> dict[str, str]:
     """``relative path -> sha256`` of the files of Kodak and BSDS500 (shipped with the package)."""
-    text = resources.files("jscc_lab").joinpath("datasets.sha256").read_text()
+    text = (Path(__file__).parent / "datasets.sha256").read_text()
     pairs = (line.split() for line in text.splitlines() if line.strip())
     return {path: digest for digest, path in pairs}
 

@@ -1,0 +1,39 @@
+"""Repository hygiene run with the suite: ruff, and every tutorial's .py/.ipynb pair in sync."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TUTORIALS = REPO / "tutorials"
+
+
+def test_ruff_is_clean():
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", str(REPO)], cwd=REPO,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _cells(nb):
+    return [(c.cell_type, c.source.strip()) for c in nb.cells]
+
+
+def test_every_tutorial_is_a_pair():
+    scripts = {p.stem for p in TUTORIALS.glob("[0-9][0-9]_*.py")}
+    notebooks = {p.stem for p in TUTORIALS.glob("[0-9][0-9]_*.ipynb")}
+    assert scripts, "no tutorials found"
+    assert scripts == notebooks, f"unpaired: {sorted(scripts ^ notebooks)}"
+
+
+@pytest.mark.parametrize("script", sorted(TUTORIALS.glob("[0-9][0-9]_*.py")), ids=lambda p: p.name)
+def test_tutorial_pair_is_in_sync(script):
+    notebook = script.with_suffix(".ipynb")
+    py_cells, ipynb_cells = _cells(jupytext.read(script)), _cells(jupytext.read(notebook))
+    assert py_cells == ipynb_cells, (
+        f"{script.name} and {notebook.name} differ; run `jupytext --sync {script.relative_to(REPO)}`"
+    )
+    formats = jupytext.read(notebook).metadata.get("jupytext", {}).get("formats", "")
+    assert "py:percent" in formats, f"pair {notebook.name} with `jupytext --set-formats ipynb,py:percent`"
