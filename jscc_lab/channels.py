@@ -285,7 +285,10 @@ def _as_fraction(name, value) -> Fraction:
     if not (math.isfinite(float(value)) and value > 0):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     # floats like 1/48 become the nearest simple fraction
-    return Fraction(value).limit_denominator(100_000)
+    fraction = Fraction(value).limit_denominator(100_000)
+    if fraction <= 0:
+        raise ValueError(f"{name} must be at least 1e-5, got {value!r}")
+    return fraction
 
 
 def cbr(k: int, height: int, width: int, channels: int = 3) -> float:

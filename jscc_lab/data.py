@@ -104,8 +104,9 @@ def _pil_to_array(img: Image.Image) -> np.ndarray:
         a = np.asarray(img, dtype=np.int64)
         peak = 65535.0 if a.max(initial=0) > 255 else 255.0
         return np.repeat((a.astype(np.float32) / peak)[..., None], 3, axis=2).clip(0, 1)
-    if img.mode == "F":
-        return _array_to_float(np.repeat(np.asarray(img)[..., None], 3, axis=2), "image")
+    if img.mode == "F":  # 32-bit float luminance on Pillow's 0-255 scale (as convert("F") gives)
+        a = np.asarray(img, dtype=np.float32) / 255.0
+        return _array_to_float(np.repeat(a[..., None], 3, axis=2), "image (mode F, 0-255 scale)")
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         # composite on white: what a viewer shows for a transparent region
         rgba = img.convert("RGBA")

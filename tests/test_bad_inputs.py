@@ -1,0 +1,158 @@
+"""Bad input across the public API: every case must either work (a documented conversion) or
+raise ValueError/TypeError whose message names the argument, never an obscure error from deep
+inside torch. Property-based (hypothesis) where it fits; the number of cases tried is printed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from jscc_lab import channels, data, metrics, user_study
+
+TRIED = {"cases": 0}
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def check(fn, *args, names=(), **kwargs):
+    """Call ``fn``; if it raises, it must be ValueError/TypeError naming one of ``names``."""
+    TRIED["cases"] += 1
+    try:
+        return fn(*args, **kwargs)
+    except (ValueError, TypeError) as err:
+        assert any(n in str(err) for n in names), f"{fn.__name__}: message {err!r} names none of {names}"
+        return err
+
+
+# ---- channels --------------------------------------------------------------------------------
+
+dtypes = st.sampled_from([torch.float32, torch.float64, torch.int64, torch.complex64,
+                          torch.complex128, torch.bool, torch.uint8])
+shapes = st.lists(st.integers(0, 5), min_size=0, max_size=4).map(tuple)
+snrs = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=32),
+                 st.integers(-50, 80), st.just("10"), st.none(), st.booleans())
+
+
+@FAST
+@given(shape=shapes, dtype=dtypes, snr=snrs, mode=st.sampled_from(["awgn", "block", "fast"]))
+def test_channels_reject_or_accept_cleanly(shape, dtype, snr, mode):
+    s = torch.zeros(shape, dtype=dtype)
+    channel = channels.AWGN() if mode == "awgn" else channels.RayleighFading(mode)
+    out = check(channel, s, snr, names=("s ", "s must", "snr_db"))
+    if isinstance(out, torch.Tensor):
+        assert out.shape == s.shape and out.is_complex()
+        assert s.is_complex() and s.ndim >= 2
+        assert isinstance(snr, (int, float)) and not isinstance(snr, bool) and math.isfinite(snr)
+
+
+@FAST
+@given(snr=st.lists(st.floats(-30, 60, width=32), min_size=0, max_size=6))
+def test_per_image_snr_tensors_must_match_the_batch(snr):
+    s = channels.normalize_power(torch.ones(3, 4, dtype=torch.complex64))
+    out = check(channels.AWGN(), s, torch.tensor(snr), names=("snr_db",))
+    assert isinstance(out, torch.Tensor) == (len(snr) in (1, 3))
+
+
+@FAST
+@given(value=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-5, 200),
+                       st.fractions(), st.text(max_size=5), st.none()))
+def test_cbr_helpers_reject_unrealisable_values(value):
+    out = check(channels.latent_channels, value, names=("cbr",))
+    if isinstance(out, int):
+        assert out > 0 and math.isclose(channels.cbr_of_latent(out), float(value), rel_tol=1e-4)
+    check(channels.channel_uses, value, 32, 32, names=("cbr",))
+
+
+def test_constructor_and_helper_cases():
+    check(channels.RayleighFading, "sometimes", names=("mode",))
+    check(channels.RayleighFading, "fast", csi=True, names=("csi",))
+    check(channels.normalize_power, torch.ones(2, 3, dtype=torch.complex64), power=-1, names=("power",))
+    check(channels.normalize_power, torch.ones(2, 3, dtype=torch.complex64), power=float("nan"), names=("power",))
+    check(channels.real_to_complex, torch.ones(2, 3), names=("z ", "even"))
+    check(channels.real_to_complex, torch.ones(4), names=("z ",))
+    check(channels.snr_db_to_noise_var, float("nan"), names=("snr_db",))
+    check(channels.noise_var_to_snr_db, 0.0, names=("noise_var",))
+    check(channels.cbr, 0, 32, 32, names=("k ",))
+    check(channels.AWGN(), torch.ones(2, 3, dtype=torch.complex64), 1.0, generator="seed", names=("generator",))
+
+
+# ---- data ------------------------------------------------------------------------------------
+
+arrays = st.tuples(
+    st.lists(st.integers(0, 6), min_size=1, max_size=4).map(tuple),
+    st.sampled_from([np.uint8, np.uint16, np.float32, np.float64, np.int32, np.bool_, np.complex64]),
+    st.sampled_from([0.0, 0.5, 1.0, 2.0, -1.0, np.nan, np.inf]),
+)
+
+
+@FAST
+@given(spec=arrays)
+def test_to_tensor_converts_or_rejects_arrays(spec):
+    shape, dtype, fill = spec
+    with np.errstate(invalid="ignore"):
+        a = np.full(shape, fill).astype(dtype)
+    out = check(data.to_tensor, a, names=("images", "image"))
+    if isinstance(out, torch.Tensor):
+        assert out.ndim == 4 and out.shape[1] == 3 and out.dtype == torch.float32
+        assert torch.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "P", "RGB", "RGBA", "CMYK", "YCbCr", "LAB", "HSV", "I",
+                                  "F", "LA", "PA", "I;16", "RGBX"])
+@pytest.mark.parametrize("size", [(1, 1), (3, 7), (64, 1)])
+def test_every_pil_mode_and_tiny_size_converts(mode, size):
+    from PIL import Image
+
+    img = Image.new("RGB", size, (12, 200, 99)).convert(mode)
+    out = check(data.to_tensor, img, names=("image",))
+    assert isinstance(out, torch.Tensor) and out.shape == (1, 3, size[1], size[0])
+
+
+def test_data_cases(tmp_path, monkeypatch):
+    check(data.to_image, torch.zeros(1, 4, 2, 2), names=("x must",))
+    check(data.to_image, torch.zeros(1, 3, 2, 2, dtype=torch.complex64), names=("x must",))
+    check(data.center_crop, torch.zeros(1, 3, 4, 4), 0, names=("size",))
+    check(data.RandomCrops, [torch.zeros(1, 3, 8, 8)], size=0, names=("size",))
+    check(data.RandomCrops, [], size=4, names=("images",))
+    check(data.sample_images, ["nope"], names=("sample image",))
+    check(data.bsds500_files, "valid", names=("split",))
+    TRIED["cases"] += 1
+    with pytest.raises(FileNotFoundError, match="no image file"):
+        data.load_image(tmp_path / "missing.png")
+
+
+# ---- metrics ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [
+    torch.zeros(3, 8, 8), torch.zeros(1, 1, 8, 8), torch.zeros(1, 3, 8, 8, dtype=torch.int64),
+    np.zeros((1, 3, 8, 8)), torch.zeros(2, 3, 8, 8),
+])
+def test_psnr_rejects_bad_pairs(bad):
+    out = check(metrics.psnr, torch.zeros(1, 3, 8, 8), bad, names=("x_hat",))
+    assert isinstance(out, Exception)
+
+
+# ---- user study ------------------------------------------------------------------------------
+
+
+def test_user_study_cases(tmp_path):
+    check(user_study.make_trials, ["a"], -1.0, [0.1], "p", names=("cbr_ours",))
+    check(user_study.make_trials, ["a"], 0.1, [float("nan")], "p", names=("cbr_refs",))
+    check(user_study.fit_preference, [{"participant": 1}], names=("records[0]",))
+    check(user_study.fit_preference, [], names=("no comparison",))
+    path = tmp_path / "r.jsonl"
+    path.write_text("[1, 2]\n")
+    check(user_study.ResultsFile, path, names=("line 1",))
+
+
+def test_zz_report_case_count(capsys):
+    with capsys.disabled():
+        print(f"\n[bad-input suite] {TRIED['cases']} cases tried across channels, data, metrics, "
+              "user_study (hypothesis examples included)")
+    assert TRIED["cases"] > 200
