@@ -8,6 +8,10 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Notebook kernels run inside tutorials/: make a relative JSCC_LAB_DATA absolute before they start.
+if os.environ.get("JSCC_LAB_DATA"):
+    os.environ["JSCC_LAB_DATA"] = str(Path(os.environ["JSCC_LAB_DATA"]).expanduser().resolve())
+
 
 @pytest.fixture
 def generator():

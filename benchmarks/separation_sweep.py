@@ -1,0 +1,173 @@
+"""Separate source-channel coding on Kodak: HEVC (BPG stand-in) at capacity and over 5G LDPC.
+
+Sweeps SNR {0, 5, 10, 15, 20} dB x CBR {1/96, 1/48, 1/24, 1/12} over AWGN for
+
+* ``hevc+capacity``: the codec at the Shannon-capacity budget ``k log2(1 + SNR)`` (the bound);
+* ``hevc+ldpc``: the codec over Sionna 5G LDPC + QAM with the best MCS per image and SNR,
+
+and reports mean PSNR, MS-SSIM, LPIPS, DISTS (whatever ``jscc_lab.metrics.evaluate`` offers;
+PSNR only without it), failures (scored as a grey image, never dropped) and wall time, as markdown
+tables, plus a JSON (every row, per-image values) and a CSV (mean rows) of the results.
+
+Run (the offline data folder holds Kodak and the LPIPS / DISTS backbone weights)::
+
+    JSCC_LAB_DATA=../shared/data JSCC_LAB_OFFLINE=1 python benchmarks/separation_sweep.py
+    python benchmarks/separation_sweep.py --quick            # smoke run: 2 crops, 3 SNRs, 2 CBRs
+    python benchmarks/separation_sweep.py --images 8 --metrics psnr ms_ssim --out results/x.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import torch
+
+from jscc_lab import metrics as jscc_metrics
+from jscc_lab.baselines import default_cache, separation_sweep
+from jscc_lab.data import center_crop, kodak
+
+SNRS_DB = (0.0, 5.0, 10.0, 15.0, 20.0)
+CBRS = (1 / 96, 1 / 48, 1 / 24, 1 / 12)
+# HEVC-intra (4:2:0) at the capacity budget on Kodak at 10 dB, as quoted in issue 4
+REFERENCE_10DB = {1 / 96: 27.1, 1 / 48: 29.3, 1 / 24: 32.0, 1 / 12: 35.1}
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "separation_sweep.json"
+
+
+def available_metrics(requested=None) -> tuple[str, ...]:
+    """The metrics to report: ``requested`` or the package's defaults; PSNR only without evaluate."""
+    if not hasattr(jscc_metrics, "evaluate"):
+        print("jscc_lab.metrics.evaluate not found: reporting PSNR only", file=sys.stderr)
+        return ("psnr",)
+    if requested:
+        return tuple(requested)
+    return tuple(getattr(jscc_metrics, "DEFAULT_METRICS", ("psnr",)))
+
+
+def make_scorer(names):
+    """``(x, x_hat) -> {name: (1,)}``, memoised on the pixels: failed images (grey) and repeated
+    reconstructions (the same MCS at several SNRs) are scored once."""
+    memo: dict = {}
+
+    def digest(t):
+        u8 = (t.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+        return hashlib.sha1(u8.tobytes()).hexdigest() + str(u8.shape)
+
+    def score(x, x_hat):
+        key = (digest(x), digest(x_hat))
+        if key not in memo:
+            if names == ("psnr",) and not hasattr(jscc_metrics, "evaluate"):
+                memo[key] = {"psnr": jscc_metrics.psnr(x, x_hat)}
+            else:
+                memo[key] = jscc_metrics.evaluate(x, x_hat, metrics=names)
+        return memo[key]
+
+    return score
+
+
+def cbr_label(cbr: float) -> str:
+    return str(Fraction(cbr).limit_denominator(1000))
+
+
+def markdown_tables(rows, names) -> str:
+    out = []
+    systems = sorted({(r["codec"], r["channel_code"]) for r in rows}, key=lambda s: s[1])
+    snrs = sorted({r["snr_db"] for r in rows})
+    cbrs = sorted({r["cbr"] for r in rows})
+    for codec, code in systems:
+        sub = {(r["snr_db"], r["cbr"]): r for r in rows if (r["codec"], r["channel_code"]) == (codec, code)}
+        n = next(iter(sub.values()))["n_images"]
+        fields = (*names, "failures", *(("mcs",) if code == "ldpc" else ()), "bpp", "seconds")
+        for field in fields:
+            label = {"failures": f"failed images (of {n})", "seconds": "wall time (s)",
+                     "bpp": "source bits per pixel sent", "mcs": "most used MCS"}.get(field, f"mean {field}")
+            out.append(f"\n**{codec}+{code}: {label}**\n")
+            out.append("| SNR (dB) | " + " | ".join(f"CBR {cbr_label(c)}" for c in cbrs) + " |")
+            out.append("|---:|" + "---:|" * len(cbrs))
+            for s in snrs:
+                cells = []
+                for c in cbrs:
+                    v = sub[(s, c)].get(field, "") if (s, c) in sub else ""
+                    cells.append(f"{v:.4g}" if isinstance(v, float) else str(v))
+                out.append(f"| {s:g} | " + " | ".join(cells) + " |")
+    cap = {r["cbr"]: r["psnr"] for r in rows if r["channel_code"] == "capacity" and r["snr_db"] == 10.0}
+    if cap:
+        out.append("\n**HEVC at capacity, 10 dB: this run vs the reference in issue 4 (PSNR, dB)**\n")
+        out.append("| CBR | this run | reference |\n|---:|---:|---:|")
+        for c in sorted(cap):
+            ref = next((v for r, v in REFERENCE_10DB.items() if abs(r - c) < 1e-9), None)
+            out.append(f"| {cbr_label(c)} | {cap[c]:.2f} | {'' if ref is None else ref} |")
+    return "\n".join(out)
+
+
+def check_below_bound(rows) -> list[str]:
+    """Points where the LDPC chain delivers more bits than capacity (must be none)."""
+    cap = {(r["snr_db"], r["cbr"]): r for r in rows if r["channel_code"] == "capacity"}
+    bad = []
+    for r in rows:
+        c = cap.get((r["snr_db"], r["cbr"]))
+        if r["channel_code"] == "ldpc" and c and r["budget_bits"] > c["budget_bits"]:
+            bad.append(f"SNR {r['snr_db']} CBR {cbr_label(r['cbr'])}")
+    return bad
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("out", nargs="?", type=Path, default=DEFAULT_OUT,
+                        help="JSON results path (a CSV of the mean rows is written next to it)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 2 images cropped to 256")
+    parser.add_argument("--images", type=int, default=24, help="first N Kodak images (default 24)")
+    parser.add_argument("--crop", type=int, default=None, help="centre crop size (default native)")
+    parser.add_argument("--snrs", type=float, nargs="+", default=list(SNRS_DB))
+    parser.add_argument("--cbrs", type=str, nargs="+", default=[cbr_label(c) for c in CBRS])
+    parser.add_argument("--codec", default="hevc")
+    parser.add_argument("--systems", nargs="+", default=["capacity", "ldpc"], choices=["capacity", "ldpc"])
+    parser.add_argument("--metrics", nargs="+", default=None,
+                        help="metric names for jscc_lab.metrics.evaluate (default: its DEFAULT_METRICS)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.images, args.crop = min(args.images, 2), args.crop or 256
+        args.snrs, args.cbrs = [0.0, 10.0, 20.0], ["1/24", "1/12"]
+    cbrs = [float(Fraction(c)) for c in args.cbrs]
+    names = available_metrics(args.metrics)
+    images = kodak()[: args.images]
+    if args.crop:
+        images = [center_crop(x, args.crop) for x in images]
+    score = make_scorer(names)
+    print(f"{len(images)} Kodak image(s), SNR {args.snrs} dB, CBR {args.cbrs}, metrics {list(names)}, "
+          f"{torch.get_num_threads()} torch threads")
+    rows, timing = [], {}
+    for code in args.systems:
+        t0 = time.perf_counter()
+        rows += separation_sweep(images, args.snrs, cbrs, codec=args.codec, channel_code=code,
+                                 metrics=score, generator=args.seed)
+        timing[code] = time.perf_counter() - t0
+        print(f"{args.codec}+{code}: {timing[code]:.0f} s ({default_cache()})")
+    print(markdown_tables(rows, names))
+    print("\nwall time: " + ", ".join(f"{args.codec}+{k} {v:.0f} s" for k, v in timing.items()))
+    if {"capacity", "ldpc"} <= set(args.systems):
+        bad = check_below_bound(rows)
+        print("LDPC budget below the capacity budget at every point: " + ("yes" if not bad else f"NO at {bad}"))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"images": len(images), "crop": args.crop, "snrs_db": args.snrs, "cbrs": args.cbrs,
+            "codec": args.codec, "metrics": list(names), "seed": args.seed, "seconds": timing,
+            "torch_threads": torch.get_num_threads()}
+    args.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    flat = [{k: v for k, v in r.items() if k != "per_image"} for r in rows]
+    with open(args.out.with_suffix(".csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(flat[0]))
+        writer.writeheader()
+        writer.writerows(flat)
+    print(f"wrote {args.out} and {args.out.with_suffix('.csv')}")
+    return {"meta": meta, "rows": rows}
+
+
+if __name__ == "__main__":
+    main()
