@@ -1,0 +1,154 @@
+"""Pretrained checkpoints shipped in ``assets/checkpoints/`` behind one hashed registry.
+
+``assets/checkpoints/registry.json`` lists, per name (``kind-objective-channel-cbr``, e.g.
+``adjscc-psnr-awgn-cbr1_12``), the file, its SHA-256 and a description. :func:`load` checks the
+hash, reads the file with ``torch.load(..., weights_only=True)`` (no arbitrary unpickling) and
+rebuilds the model from the spec stored in the checkpoint.
+
+Example
+-------
+>>> from jscc_lab import pretrained
+>>> pretrained.available()                              # doctest: +SKIP
+['adjscc-psnr-awgn-cbr1_12', 'adjscc-psnr-awgn-cbr1_48', ...]
+>>> model = pretrained.load("adjscc-psnr-awgn-cbr1_12")  # doctest: +SKIP
+>>> x_hat = model(x, 10.0)                               # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .data import sha256_of
+
+__all__ = [
+    "CHECKPOINT_DIR",
+    "available",
+    "info",
+    "load",
+    "load_checkpoint",
+    "model_from_checkpoint",
+    "register",
+    "sha256_of",
+    "CheckpointError",
+]
+
+#: where the shipped checkpoints and ``registry.json`` live (a source checkout / editable install)
+CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "assets" / "checkpoints"
+REGISTRY_NAME = "registry.json"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file is missing, corrupt, tampered with or does not fit the model."""
+
+
+
+
+def _registry(root=None) -> dict:
+    root = Path(root) if root is not None else CHECKPOINT_DIR
+    path = root / REGISTRY_NAME
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text())
+
+
+def available(root=None) -> list[str]:
+    """Names of the registered checkpoints (sorted)."""
+    return sorted(_registry(root))
+
+
+def info(name: str, root=None) -> dict:
+    """Registry entry of ``name``: ``file``, ``sha256``, ``bytes``, ``description``, ..."""
+    registry = _registry(root)
+    if name not in registry:
+        raise KeyError(f"no pretrained checkpoint named {name!r}; available: {', '.join(sorted(registry)) or 'none'}")
+    return registry[name]
+
+
+def register(path, name: str, description: str, root=None, **fields) -> dict:
+    """Add (or update) the file ``path`` (inside the checkpoint folder) to the registry."""
+    root = Path(root) if root is not None else CHECKPOINT_DIR
+    path = Path(path)
+    if path.resolve().parent != root.resolve():
+        raise ValueError(f"{path} must lie in the checkpoint folder {root}")
+    registry = _registry(root)
+    registry[name] = {"file": path.name, "sha256": sha256_of(path), "bytes": path.stat().st_size,
+                      "description": description, **fields}
+    (root / REGISTRY_NAME).write_text(json.dumps(dict(sorted(registry.items())), indent=2) + "\n")
+    return registry[name]
+
+
+def load_checkpoint(path, map_location="cpu") -> dict:
+    """Read any checkpoint file with ``torch.load(..., weights_only=True)``.
+
+    Only tensors and plain containers load; a file that needs arbitrary unpickling (which could
+    run code), a truncated or corrupt file, or one that is not a jscc_lab checkpoint dict raises
+    :class:`CheckpointError` saying so.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint file at {path}")
+    if not zipfile.is_zipfile(path):  # torch.save writes zip archives; a cut file loses its index
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint (truncated or corrupt file?): it is not the zip "
+            "archive torch.save writes; download or copy it again"
+        )
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(
+            f"{path} holds pickled Python objects that weights_only=True refuses to load "
+            f"(loading them could run arbitrary code); only plain checkpoints are accepted. "
+            f"Details: {str(err).splitlines()[0]}"
+        ) from err
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint (truncated or corrupt file?): {err}"
+        ) from err
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise CheckpointError(f"{path} is not a jscc_lab checkpoint (a dict with a 'state_dict')")
+    return ckpt
+
+
+def model_from_checkpoint(ckpt: dict) -> nn.Module:
+    """Rebuild the model a checkpoint describes and load its weights (strict)."""
+    from .models import build_model
+
+    spec = ckpt.get("model")
+    if not isinstance(spec, dict) or "name" not in spec:
+        raise CheckpointError("checkpoint has no model spec ('model': {'name', 'channel', 'kwargs'})")
+    model = build_model(spec["name"], channel=spec.get("channel", "awgn"), **spec.get("kwargs", {}))
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as err:
+        raise CheckpointError(
+            f"checkpoint weights do not fit model {spec}: {str(err).splitlines()[0]}"
+        ) from err
+    return model
+
+
+def load(name: str, device="cpu", root=None, return_checkpoint: bool = False):
+    """Registered checkpoint ``name`` as a ready model in eval mode (SHA-256 verified).
+
+    With ``return_checkpoint=True`` returns ``(model, checkpoint)`` so config, metrics and
+    provenance can be inspected.
+    """
+    root = Path(root) if root is not None else CHECKPOINT_DIR
+    entry = info(name, root)
+    path = root / entry["file"]
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {name!r} is registered but {path} is missing")
+    digest = sha256_of(path)
+    if digest != entry["sha256"]:
+        raise CheckpointError(
+            f"SHA-256 of {path} is {digest}, the registry expects {entry['sha256']}: the file is "
+            "corrupt or was changed; restore it from the repository"
+        )
+    ckpt = load_checkpoint(path, map_location=device)
+    model = model_from_checkpoint(ckpt).to(device).eval()
+    return (model, ckpt) if return_checkpoint else model
