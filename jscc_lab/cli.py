@@ -37,10 +37,19 @@ def _parse_override(text: str) -> tuple[str, object]:
 
 def _train(args) -> int:
     import dataclasses
+    import json
     import os
+    import tomllib
 
     from .train import load_config, train
 
+    with open(args.config, "rb") as f:
+        if tomllib.load(f).get("model") == "perceptual":  # the two-stage GAN trainer
+            from .train_gan import main as train_gan_main
+
+            flags = (["--resume"] if args.resume else []) + [
+                a for key, value in args.set or [] for a in ("--set", f"{key}={json.dumps(value)}")]
+            return train_gan_main([str(args.config), *flags])
     config = load_config(args.config)
     if args.set:
         config = dataclasses.replace(config, **dict(args.set))

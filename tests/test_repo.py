@@ -37,3 +37,14 @@ def test_tutorial_pair_is_in_sync(script):
     )
     formats = jupytext.read(notebook).metadata.get("jupytext", {}).get("formats", "")
     assert "py:percent" in formats, f"pair {notebook.name} with `jupytext --set-formats ipynb,py:percent`"
+
+
+@pytest.mark.parametrize("script", sorted(TUTORIALS.glob("[0-9][0-9]_*.py")), ids=lambda p: p.name)
+def test_tutorials_never_hide_exceptions(script):
+    """A notebook cell that catches an exception can hide a failure from the CI run: forbidden."""
+    import ast
+
+    source = "\n".join(line for line in script.read_text().splitlines()
+                       if not line.lstrip().startswith(("%", "!")))  # IPython magics
+    handlers = [node.lineno for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ExceptHandler)]
+    assert not handlers, f"{script.name} catches exceptions at lines {handlers}; let them fail loudly"

@@ -54,6 +54,12 @@ __all__ = [
     "register_model",
     "build_model",
     "build_channel",
+    "PerceptualJSCC",
+    "PerceptualGenerator",
+    "Discriminator",
+    "FiLM",
+    "ConditionEmbedding",
+    "beta_tensor",
 ]
 
 #: model name -> class; configs and checkpoints refer to models by these names
@@ -92,3 +98,16 @@ def build_model(name: str, channel: str | nn.Module = "awgn", **kwargs) -> nn.Mo
     if isinstance(channel, str):
         channel = build_channel(channel)
     return MODELS[name](channel=channel, **kwargs)
+
+
+# the perceptual system builds on the blocks above (imported last: it uses them)
+from .discriminator import Discriminator  # noqa: E402
+from .perceptual import (  # noqa: E402
+    ConditionEmbedding,
+    FiLM,
+    PerceptualGenerator,
+    PerceptualJSCC,
+    beta_tensor,
+)
+
+MODELS.setdefault("perceptual", PerceptualJSCC)

@@ -1,0 +1,428 @@
+"""Sweeps over SNR x CBR for any system, result tables, and bandwidth saving at matched quality.
+
+A *system* is anything that turns images into reconstructions over a channel:
+
+* a JSCC model ``model(x, snr_db, generator=None) -> x_hat`` (its CBR is ``model.cbr``);
+  realism-conditioned models also get ``beta=`` when :func:`sweep` is given betas;
+* a callable ``fn(x, snr_db, cbr) -> x_hat`` (or a dict / object holding ``x_hat``), e.g. a
+  separate source-channel coding baseline wrapped with ``functools.partial``; it receives
+  ``generator=`` too when its signature accepts it;
+* a mapping ``{cbr: model_or_callable}``: one model per CBR (the usual deep JSCC zoo).
+
+:func:`sweep` returns one row (a dict) **per image** and operating point, so that confidence
+intervals can be bootstrapped over images; :func:`summarize` averages rows into a table and
+:func:`format_table` prints it. Channel noise is seeded per ``(seed, image, SNR)``: every system
+sees the same noise realisations (common random numbers), which makes comparisons sharper.
+
+:func:`bandwidth_saving` answers the question of the perceptual JSCC paper: at CBR ``r`` our
+system reaches mean quality ``q``; what CBR does a reference system need to reach ``q``? Its
+measured curve is interpolated linearly in ``log(CBR)``; the saving is ``1 - r / CBR_needed``.
+Outside the reference's measured CBR range nothing is extrapolated: the result is a bound
+(``"> 66.7 %"``: even at its largest measured CBR the reference is worse). Confidence intervals
+come from a paired bootstrap over images.
+
+Example
+-------
+>>> from jscc_lab.evaluate import bandwidth_saving
+>>> ref = {1/96: [20.0, 20.0], 1/48: [22.0, 22.0], 1/24: [24.0, 24.0]}   # PSNR per image
+>>> result = bandwidth_saving([23.0, 23.0], ref, metric="psnr", cbr=1/48)
+>>> round(result.cbr_needed * 24 * 2 ** 0.5, 6), str(result)[:6]      # halfway in log-CBR
+(1.0, '29.3 %')
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = [
+    "sweep",
+    "separate_coding",
+    "summarize",
+    "format_table",
+    "curve",
+    "cbr_for_quality",
+    "bandwidth_saving",
+    "BandwidthSaving",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# sweeps
+# ---------------------------------------------------------------------------------------------
+
+
+def _as_image_list(images) -> list[torch.Tensor]:
+    """``(N, 3, H, W)`` tensor or list of ``(n, 3, H, W)`` tensors -> list of ``(1, 3, H, W)``."""
+    if isinstance(images, torch.Tensor):
+        images = [images]
+    if not isinstance(images, Sequence) or not images or not all(isinstance(t, torch.Tensor) for t in images):
+        raise TypeError("images must be an (N, 3, H, W) tensor or a non-empty list of (n, 3, H, W) tensors")
+    out = []
+    for t in images:
+        if t.ndim == 3:
+            t = t[None]
+        if t.ndim != 4 or t.shape[1] != 3:
+            raise ValueError(f"images must have shape (N, 3, H, W), got {tuple(t.shape)}")
+        out.extend(t[i : i + 1] for i in range(t.shape[0]))
+    return out
+
+
+def _image_seed(seed: int, image: int, snr_db: float) -> int:
+    return (int(seed) * 1_000_003 + int(image) * 7919 + int(round(float(snr_db) * 1000))) % (2**63 - 1)
+
+
+def _accepts(fn, name: str) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def _run(system, x: torch.Tensor, snr_db: float, cbr: float, beta, generator) -> torch.Tensor:
+    if isinstance(system, nn.Module):
+        kwargs = {"generator": generator}
+        if beta is not None:
+            kwargs["beta"] = beta
+        out = system(x, snr_db, **kwargs)
+    else:
+        kwargs = {"generator": generator} if _accepts(system, "generator") else {}
+        if beta is not None:
+            kwargs["beta"] = beta
+        out = system(x, snr_db, cbr, **kwargs)
+    if isinstance(out, Mapping):
+        out = out["x_hat"]
+    elif not isinstance(out, torch.Tensor) and hasattr(out, "x_hat"):
+        out = out.x_hat
+    if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+        raise ValueError(f"the system returned {getattr(out, 'shape', type(out))}; expected x_hat of shape {tuple(x.shape)}")
+    return out.detach().float().clamp(0, 1)
+
+
+def _cbr_of(system) -> float:
+    cbr = getattr(system, "cbr", None)
+    if cbr is None:
+        raise ValueError("a callable system has no .cbr: pass cbrs=[...] (or a mapping {cbr: system})")
+    return float(cbr)
+
+
+def sweep(system, images, snrs_db: Sequence[float], metrics: Sequence[str] = ("psnr", "lpips"),
+          cbrs: Sequence[float] | None = None, betas: Sequence[float | None] = (None,),
+          name: str = "system", seed: int = 0, device=None) -> list[dict]:
+    """Evaluate ``system`` on ``images`` at every SNR (x CBR x realism ``beta``), per image.
+
+    Input
+    -----
+    system : a model, a callable ``fn(x, snr_db, cbr)`` or a mapping ``{cbr: model_or_callable}``
+        (see the module docstring).
+    images : ``(N, 3, H, W)`` in ``[0, 1]`` or a list of such tensors (sizes may differ, e.g.
+        Kodak's portrait images); each image is sent on its own with its own seeded noise.
+    snrs_db : channel SNRs in dB.
+    metrics : names known to :func:`jscc_lab.metrics.evaluate` (``"psnr"``, ``"ms_ssim"``,
+        ``"lpips"``, ``"lpips_vgg"``, ``"dists"``, ...).
+    cbrs : CBRs to evaluate: required for a plain callable, a subset of the keys for a mapping,
+        ``None`` for a model (its own CBR).
+    betas : realism weights to sweep for realism-conditioned models (``None`` = the model's
+        default; plain models must use ``(None,)``).
+    name : value of the ``"system"`` column.
+    seed : noise seed; noise depends on ``(seed, image index, SNR)`` only.
+    device : where to run (default: the model's device, else CPU).
+
+    Output
+    ------
+    List of rows ``{"system", "cbr", "snr_db", "beta", "image", <metric>: float, ...}``, one per
+    image and operating point, in the order CBR, SNR, beta, image.
+    """
+    from .metrics import evaluate as _evaluate
+
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    if isinstance(system, Mapping):
+        table = {float(k): v for k, v in system.items()}
+        wanted = sorted(table) if cbrs is None else [float(c) for c in cbrs]
+        missing = [c for c in wanted if not any(math.isclose(c, k, rel_tol=1e-9) for k in table)]
+        if missing:
+            raise ValueError(f"cbrs {missing} are not among the mapping's CBRs {sorted(table)}")
+        plan = [(c, next(v for k, v in table.items() if math.isclose(c, k, rel_tol=1e-9))) for c in wanted]
+    elif isinstance(system, nn.Module):
+        if cbrs is not None:
+            raise ValueError("a single model has one CBR (model.cbr); pass a mapping {cbr: model} to sweep CBRs")
+        plan = [(_cbr_of(system), system)]
+    elif callable(system):
+        if not cbrs:
+            raise ValueError("a callable system needs cbrs=[...] to evaluate at")
+        plan = [(float(c), system) for c in cbrs]
+    else:
+        raise TypeError(f"system must be a model, a callable or a mapping {{cbr: system}}, got {type(system).__name__}")
+    for snr in snrs_db:
+        if isinstance(snr, bool) or not isinstance(snr, numbers.Real) or not math.isfinite(snr):
+            raise ValueError(f"snrs_db must be finite numbers (dB), got {snr!r}")
+    xs = _as_image_list(images)
+    rows = []
+    for cbr, fn in plan:
+        dev = device
+        if dev is None:
+            params = next(fn.parameters(), None) if isinstance(fn, nn.Module) else None
+            dev = params.device if params is not None else torch.device("cpu")
+        was_training = fn.training if isinstance(fn, nn.Module) else None
+        if isinstance(fn, nn.Module):
+            fn.eval()
+        try:
+            for snr in snrs_db:
+                for beta in betas:
+                    x_hats = []
+                    with torch.no_grad():
+                        for i, x in enumerate(xs):
+                            g = torch.Generator(device=dev).manual_seed(_image_seed(seed, i, snr))
+                            x_hats.append(_run(fn, x.to(dev), float(snr), cbr, beta, g).cpu())
+                    scores = _evaluate([x.cpu() for x in xs], x_hats, metrics=metrics, batch_size=1)
+                    for i in range(len(xs)):
+                        row = {"system": name, "cbr": cbr, "snr_db": float(snr),
+                               "beta": None if beta is None else float(beta), "image": i}
+                        row.update({m: float(scores[m][i]) for m in metrics})
+                        rows.append(row)
+        finally:
+            if was_training:
+                fn.train()
+    return rows
+
+
+def separate_coding(codec: str = "hevc", channel_code: str = "capacity", **kwargs):
+    """A separate source-channel coding baseline as a sweep system ``fn(x, snr_db, cbr)``.
+
+    Wraps :func:`jscc_lab.baselines.separate_transmit` (``codec`` ``"hevc"`` = the BPG
+    stand-in; ``channel_code`` ``"capacity"`` = ideal code at the Shannon bound, ``"ldpc"`` = 5G
+    LDPC with the best MCS per image); ``kwargs`` go to it (e.g. ``mcs=``, ``channel=``).
+    """
+    from .baselines import separate_transmit
+
+    def system(x, snr_db, cbr, generator=None):
+        return separate_transmit(x, codec=codec, cbr=cbr, snr_db=snr_db, channel_code=channel_code,
+                                 generator=generator, **kwargs).x_hat
+
+    system.__name__ = f"{codec}+{channel_code}"
+    return system
+
+
+def summarize(rows: Sequence[dict], by: Sequence[str] = ("system", "cbr", "snr_db", "beta")) -> list[dict]:
+    """Average per-image rows into one row per group ``by``: ``{..by.., "n", <metric>: mean,
+    <metric>_sem: standard error of the mean}``, in first-seen order."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row.get(k) for k in by), []).append(row)
+    keys = set(by) | {"image"}
+    out = []
+    for key, members in groups.items():
+        metric_names = [k for k, v in members[0].items() if k not in keys and isinstance(v, (int, float))]
+        summary = dict(zip(by, key))
+        summary["n"] = len(members)
+        for m in metric_names:
+            values = np.array([r[m] for r in members], dtype=float)
+            summary[m] = float(values.mean())
+            summary[f"{m}_sem"] = float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else float("nan")
+        out.append(summary)
+    return out
+
+
+def format_table(rows: Sequence[dict], columns: Sequence[str] | None = None, digits: int = 3) -> str:
+    """Markdown table of ``rows`` (e.g. from :func:`summarize`); CBRs print as ``1/48``."""
+    if not rows:
+        return "(no rows)"
+    columns = list(columns or rows[0].keys())
+
+    def cell(key, value):
+        if value is None:
+            return "-"
+        if key == "cbr" and isinstance(value, float) and value > 0 and abs(1 / value - round(1 / value)) < 1e-6:
+            return f"1/{round(1 / value)}"
+        if isinstance(value, float):
+            return f"{value:.{digits}f}"
+        return str(value)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(c, r.get(c)) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def curve(rows: Sequence[dict], metric: str, **where) -> dict[float, np.ndarray]:
+    """Per-image values of ``metric`` per CBR from :func:`sweep` rows matching ``where``
+    (e.g. ``system="adjscc", snr_db=10.0``): ``{cbr: (N,) array ordered by image}``."""
+    selected = [r for r in rows if all(r.get(k) == v for k, v in where.items())]
+    if not selected:
+        raise ValueError(f"no rows match {where}")
+    out: dict[float, dict[int, float]] = {}
+    for r in selected:
+        per_image = out.setdefault(float(r["cbr"]), {})
+        if r["image"] in per_image:
+            raise ValueError(f"several rows for image {r['image']} at CBR {r['cbr']}: narrow the selection {where}")
+        per_image[r["image"]] = float(r[metric])
+    return {c: np.array([v[i] for i in sorted(v)]) for c, v in sorted(out.items())}
+
+
+# ---------------------------------------------------------------------------------------------
+# bandwidth saving at matched quality
+# ---------------------------------------------------------------------------------------------
+
+
+def cbr_for_quality(cbrs: Sequence[float], quality: Sequence[float], target: float,
+                    higher_is_better: bool) -> tuple[str, float]:
+    """Smallest CBR at which a measured curve reaches ``target``, interpolated in ``log(CBR)``.
+
+    Returns ``("=", cbr)`` when the curve crosses ``target`` inside its measured range,
+    ``("<", min_cbr)`` when it is already at least as good at its smallest CBR (the needed CBR
+    is at most that; not extrapolated) and ``(">", max_cbr)`` when it never gets there.
+    """
+    order = np.argsort(np.asarray(cbrs, dtype=float))
+    c = np.asarray(cbrs, dtype=float)[order]
+    g = np.asarray(quality, dtype=float)[order] * (1 if higher_is_better else -1)
+    t = float(target) * (1 if higher_is_better else -1)
+    if len(c) < 2 or (c <= 0).any() or len(set(c.tolist())) != len(c):
+        raise ValueError(f"the reference curve needs >= 2 distinct positive CBRs, got {c.tolist()}")
+    if not np.isfinite(g).all() or not math.isfinite(t):
+        raise ValueError("quality values must be finite")
+    if g[0] >= t:
+        return "<", float(c[0])
+    for i in range(len(c) - 1):
+        if g[i] < t <= g[i + 1]:
+            w = (t - g[i]) / (g[i + 1] - g[i])
+            return "=", float(math.exp(math.log(c[i]) + w * (math.log(c[i + 1]) - math.log(c[i]))))
+    return ">", float(c[-1])
+
+
+def _saving_of(cbr: float, kind: str, cbr_needed: float) -> float:
+    """Signed saving for the bootstrap: +inf / -inf stand for the censored bounds."""
+    if kind == ">":
+        return math.inf
+    if kind == "<":
+        return -math.inf
+    return 1.0 - cbr / cbr_needed
+
+
+@dataclass
+class BandwidthSaving:
+    """Result of :func:`bandwidth_saving`.
+
+    ``saving`` is ``1 - cbr / cbr_needed`` (a fraction; 0.5 = half the bandwidth) when the
+    reference reaches our quality inside its measured range (``bound == "="``). Otherwise
+    ``saving`` is ``None``, ``bound`` is ``">"`` (the reference is worse even at its largest
+    measured CBR: the saving exceeds ``limit``) or ``"<"`` (the reference is at least as good
+    at its smallest measured CBR: the saving is below ``limit``). ``ci`` is the bootstrap
+    percentile interval; an end is ``+inf`` / ``-inf`` when that share of bootstrap resamples
+    fell above / below the reference's measured range (printed as a bound, ``"> 75.0 %"`` /
+    ``"< -100.0 %"``); ``(nan, nan)`` without bootstrap.
+    """
+
+    metric: str
+    cbr: float
+    quality: float
+    bound: str
+    cbr_needed: float | None
+    saving: float | None
+    limit: float | None
+    ci: tuple[float, float]
+    confidence: float
+    n_images: int
+    n_boot: int
+    reference_range: tuple[float, float] = field(default=(0.0, 0.0))
+
+    def __str__(self) -> str:
+        def pct(v):
+            return f"{100 * v:.1f} %"
+
+        if self.bound == "=":
+            head = pct(self.saving)
+        else:
+            head = f"{self.bound} {pct(self.limit)}"
+        def end(v):
+            if v == math.inf:
+                return f"> {pct(1 - self.cbr / self.reference_range[1])}"
+            if v == -math.inf:
+                return f"< {pct(1 - self.cbr / self.reference_range[0])}"
+            return pct(v)
+
+        if self.n_boot:
+            head += f" ({100 * self.confidence:g} % CI {end(self.ci[0])} .. {end(self.ci[1])})"
+        return head
+
+    def as_row(self) -> dict:
+        """Flat dict for tables."""
+        return {"metric": self.metric, "cbr": self.cbr, "quality": self.quality,
+                "cbr_needed": self.cbr_needed, "saving": str(self)}
+
+
+def bandwidth_saving(ours, reference: Mapping[float, Sequence[float]], metric: str, cbr: float,
+                     higher_is_better: bool | None = None, n_boot: int = 2000,
+                     confidence: float = 0.95, seed: int = 0) -> BandwidthSaving:
+    """Channel-bandwidth saving of our system at CBR ``cbr`` over a reference, at equal quality.
+
+    Input
+    -----
+    ours : per-image values ``(N,)`` of ``metric`` for our system at CBR ``cbr``.
+    reference : ``{cbr: (N,) per-image values}`` of the reference system on **the same images
+        in the same order** (e.g. from :func:`curve`), at >= 2 CBRs.
+    metric : its name; the direction is looked up in :func:`jscc_lab.metrics.higher_is_better`
+        unless ``higher_is_better`` is given.
+    cbr : our CBR ``r``.
+    n_boot : bootstrap resamples of the images (0 = no interval); ours and the reference are
+        resampled together (paired).
+    confidence : two-sided level of the percentile interval.
+    seed : bootstrap seed.
+
+    Output
+    ------
+    :class:`BandwidthSaving`; ``str(result)`` reads e.g. ``"52.3 % (95 % CI 47.0 % .. 57.9 %)"``
+    or ``"> 66.7 % (...)"`` when the reference never reaches our quality in its measured range.
+    """
+    if higher_is_better is None:
+        from .metrics import higher_is_better as _hib
+
+        higher_is_better = _hib(metric)
+    if not (isinstance(cbr, numbers.Real) and cbr > 0):
+        raise ValueError(f"cbr must be a positive number, got {cbr!r}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 0:
+        raise ValueError(f"n_boot must be an int >= 0, got {n_boot!r}")
+    ours = np.asarray(ours, dtype=float).reshape(-1)
+    if not isinstance(reference, Mapping) or len(reference) < 2:
+        raise ValueError("reference must be a mapping {cbr: per-image values} with at least 2 CBRs")
+    by_cbr = {float(c): np.asarray(v, dtype=float).reshape(-1) for c, v in reference.items()}
+    ref_cbrs = sorted(by_cbr)
+    if len({v.size for v in by_cbr.values()}) != 1:
+        raise ValueError("every CBR of the reference curve must hold the same number of images")
+    ref = np.stack([by_cbr[c] for c in ref_cbrs])
+    n = ours.size
+    if n == 0 or ref.shape[1] != n:
+        raise ValueError(f"ours has {n} images but the reference curve has {ref.shape[1]} per CBR; "
+                         "evaluate both on the same images")
+
+    def estimate(idx):
+        target = ours[idx].mean()
+        return target, cbr_for_quality(ref_cbrs, ref[:, idx].mean(axis=1), target, higher_is_better)
+
+    all_idx = np.arange(n)
+    quality, (kind, needed) = estimate(all_idx)
+    ci = (math.nan, math.nan)
+    if n_boot:
+        rng = np.random.default_rng(seed)
+        samples = np.sort([_saving_of(cbr, *estimate(rng.integers(0, n, n))[1]) for _ in range(n_boot)])
+        alpha = 1 - confidence
+        lo = samples[int(math.floor(alpha / 2 * (n_boot - 1)))]
+        hi = samples[int(math.ceil((1 - alpha / 2) * (n_boot - 1)))]
+        ci = (float(lo), float(hi))  # +-inf: that share of resamples fell outside the range
+    return BandwidthSaving(
+        metric=metric, cbr=float(cbr), quality=float(quality), bound=kind,
+        cbr_needed=needed if kind == "=" else None,
+        saving=1 - cbr / needed if kind == "=" else None,
+        limit=None if kind == "=" else 1 - cbr / needed,
+        ci=ci, confidence=confidence, n_images=n, n_boot=n_boot,
+        reference_range=(ref_cbrs[0], ref_cbrs[-1]),
+    )

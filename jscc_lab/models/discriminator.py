@@ -1,0 +1,104 @@
+"""HiFiC-style conditional PatchGAN discriminator, conditioned on what the receiver holds.
+
+HiFiC (Mentzer et al. 2020), whose discriminator the seed paper's code reuses, conditions D on the
+quantised latent ``y`` -- which the decoder of a compression system has exactly. In a JSCC system
+the decoder never sees the transmitter's latent: it sees the **received, equalised symbols**
+``z_rx = s + n`` (AWGN) or the equaliser output (fading), reshaped to the latent grid. So D is
+conditioned on ``z_rx`` (and the SNR, which tells it how noisy ``z_rx`` is), never on the
+noiseless latent: a discriminator that saw the clean latent could judge consistency with
+information the generator can never have, and its gradient would push the generator towards
+details that are not recoverable from the channel output. Conditioning on ``z_rx`` asks the
+right question: "is this image a plausible original *given what was received*?"
+
+Architecture (HiFiC): the condition goes through a 3x3 conv to ``condition_channels`` maps,
+LeakyReLU, nearest-neighbour upsampling to the image size; it is concatenated with the image and
+fed to four 4x4 stride-2 convs with 64-128-256-512 filters and LeakyReLU(0.2), then a 1x1 conv
+to one logit per patch. Every conv is spectrally normalised (Miyato et al. 2018).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from .layers import snr_tensor
+
+__all__ = ["Discriminator"]
+
+
+class Discriminator(nn.Module):
+    """Conditional PatchGAN with spectral norm (HiFiC), conditioned on the received latent.
+
+    Parameters
+    ----------
+    latent_channels : ``C`` of the received latent ``z_rx``.
+    filters : channels of the four stride-2 convs (HiFiC / paper: ``(64, 128, 256, 512)``;
+        narrower on a CPU).
+    condition_channels : maps the latent (+ SNR plane) is embedded into (HiFiC: 12).
+    upsample : image size / latent size (4 for the ADJSCC backbone).
+    snr_conditioning : add a constant ``snr_db / 20`` plane to the condition.
+
+    Input
+    -----
+    x : images ``(N, 3, H, W)`` in ``[0, 1]`` (real or generated), ``H = upsample * h``.
+    z_rx : received latent ``(N, C, h, w)`` (see ``PerceptualJSCC(..., return_latent=True)``).
+    snr_db : float or ``(N,)`` (ignored when ``snr_conditioning=False``).
+
+    Output
+    ------
+    logits ``(N, 1, H/16, W/16)``: one real/fake score per patch (higher = "real").
+
+    Example
+    -------
+    >>> import torch
+    >>> d = Discriminator(latent_channels=2, filters=(8, 16, 16, 32))
+    >>> d(torch.rand(2, 3, 64, 64), torch.randn(2, 2, 16, 16), 10.0).shape
+    torch.Size([2, 1, 4, 4])
+    """
+
+    def __init__(self, latent_channels: int, filters=(64, 128, 256, 512), condition_channels: int = 12,
+                 upsample: int = 4, snr_conditioning: bool = True):
+        super().__init__()
+        if isinstance(latent_channels, bool) or not isinstance(latent_channels, int) or latent_channels <= 0:
+            raise ValueError(f"latent_channels must be a positive int, got {latent_channels!r}")
+        filters = tuple(int(f) for f in filters)
+        if not filters or any(f <= 0 for f in filters):
+            raise ValueError(f"filters must be a non-empty sequence of positive ints, got {filters}")
+        self.latent_channels, self.upsample = latent_channels, int(upsample)
+        self.snr_conditioning = bool(snr_conditioning)
+        self.filters = filters
+        c_in = latent_channels + int(self.snr_conditioning)
+        self.condition = spectral_norm(nn.Conv2d(c_in, condition_channels, 3, padding=1, padding_mode="reflect"))
+        layers, prev = [], 3 + condition_channels
+        for f in filters:
+            layers += [spectral_norm(nn.Conv2d(prev, f, 4, stride=2, padding=1, padding_mode="reflect")),
+                       nn.LeakyReLU(0.2)]
+            prev = f
+        self.body = nn.Sequential(*layers)
+        self.head = spectral_norm(nn.Conv2d(prev, 1, 1))
+
+    @property
+    def patch_stride(self) -> int:
+        """Pixels per output logit along each axis (``2 ** len(filters)``)."""
+        return 2 ** len(self.filters)
+
+    def forward(self, x: torch.Tensor, z_rx: torch.Tensor, snr_db=10.0) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f"x must have shape (N, 3, H, W), got {tuple(x.shape)}")
+        if z_rx.ndim != 4 or z_rx.shape[1] != self.latent_channels or z_rx.shape[0] != x.shape[0]:
+            raise ValueError(f"z_rx must have shape ({x.shape[0]}, {self.latent_channels}, h, w), "
+                             f"got {tuple(z_rx.shape)}")
+        if tuple(x.shape[-2:]) != (z_rx.shape[-2] * self.upsample, z_rx.shape[-1] * self.upsample):
+            raise ValueError(f"x {tuple(x.shape[-2:])} must be {self.upsample}x the latent grid "
+                             f"{tuple(z_rx.shape[-2:])} (pass the padded image the latent came from)")
+        if min(x.shape[-2:]) < self.patch_stride:
+            raise ValueError(f"images must be at least {self.patch_stride}x{self.patch_stride}, got {tuple(x.shape[-2:])}")
+        cond = z_rx.to(x.dtype)
+        if self.snr_conditioning:
+            snr = snr_tensor(snr_db, x.shape[0], x.device).to(x.dtype) / 20.0
+            cond = torch.cat([cond, snr[:, None, None, None].expand(-1, 1, *cond.shape[-2:])], dim=1)
+        cond = F.leaky_relu(self.condition(cond), 0.2)
+        cond = F.interpolate(cond, scale_factor=self.upsample, mode="nearest")
+        return self.head(self.body(torch.cat([2 * x - 1, cond], dim=1)))  # image centred on 0

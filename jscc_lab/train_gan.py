@@ -1,0 +1,479 @@
+"""Training the perceptual JSCC system: stage 1 (MSE + LPIPS), then the GAN fine-tune.
+
+Extends :class:`jscc_lab.train.Trainer` (same data, SNR sampling, seeding, validation, atomic
+checkpoints and exact resume) through its override points:
+
+* :class:`PerceptualTrainConfig` adds the loss weights (defaults from the paper's code:
+  ``0.01 * MSE_255 + 1.0 * LPIPS_alex + 5.0 * G_non_saturating``), the discriminator, the realism
+  sampling and the guards. Saved / loaded as TOML like every config.
+* ``stage = "distortion"`` trains encoder + generator on ``MSE + LPIPS`` (the paper's first stage).
+  ``stage = "gan"`` warm-starts from that checkpoint (``init_from``) and alternates one
+  discriminator step and one generator step per batch with separate Adam optimisers (both
+  1e-4 in the paper), as HiFiC does.
+* **Realism conditioning** (Agustsson et al. 2023): each image draws ``beta ~ U[0, 1]`` (with
+  probability ``beta_edge_prob`` exactly 0 or 1), the generator is told ``beta``, and its
+  adversarial loss is weighted by ``beta``: ``loss_i = distortion_i + w_adv * beta_i * g_i``.
+  ``beta = 0`` is thus the stage-1 objective and ``beta = 1`` the paper's full objective.
+* **Guards**: a non-finite loss or gradient stops the run *before* the optimiser step with a
+  :class:`TrainingDiverged` error naming the last good checkpoint (``last.pt`` is written
+  atomically and only from finite states). A distortion that stays above
+  ``divergence_factor`` x its level at the start of the stage for ``divergence_patience``
+  steps (the generator trading fidelity for fooling D: mode collapse, texture hallucination
+  gone wild) stops the run the same way.
+* **Sample grids**: every ``sample_every`` steps ``out_dir/samples/step_XXXXXXX.png`` shows fixed
+  validation crops: original, then the reconstruction at ``beta = 0, 0.5, 1`` (10 dB).
+
+Run ``python -m jscc_lab.train_gan jscc_lab/configs/perceptual_cpu_stage1.toml``, then the
+``perceptual_cpu_gan.toml`` stage (see the configs for the full recipe).
+
+Example
+-------
+>>> from jscc_lab.train_gan import PerceptualTrainConfig, train_perceptual
+>>> cfg = PerceptualTrainConfig(name="p1", stage="distortion", steps=100, crop=64)  # doctest: +SKIP
+>>> train_perceptual(cfg)                                                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .data import sha256_of
+from .losses import PAPER_WEIGHTS, DistortionLoss, adversarial_losses, r1_penalty
+from .metrics import LPIPS, psnr
+from .models import MODELS, register_model
+from .models.discriminator import Discriminator
+from .models.perceptual import PerceptualJSCC
+from .train import TrainConfig, Trainer, _mix_seed, load_config
+
+__all__ = [
+    "PerceptualTrainConfig",
+    "GANTrainer",
+    "TrainingDiverged",
+    "train_perceptual",
+    "sample_betas",
+    "main",
+]
+
+if MODELS.get("perceptual") is not PerceptualJSCC:
+    register_model("perceptual", PerceptualJSCC)
+
+
+class TrainingDiverged(RuntimeError):
+    """Training produced a non-finite value or a run-away distortion; the run was stopped."""
+
+
+@dataclass
+class PerceptualTrainConfig(TrainConfig):
+    """A :class:`~jscc_lab.train.TrainConfig` for the perceptual system (all fields of it, plus):
+
+    Model: ``res_blocks`` and ``generator_width`` (0 = ``width``) of the generator.
+    Stage: ``stage`` = ``"distortion"`` (MSE + LPIPS) or ``"gan"``; ``init_from`` a checkpoint
+    of the same model to warm-start from (the stage-1 result for ``"gan"``);
+    ``init_encoder_from`` optionally a PSNR ADJSCC checkpoint of the same CBR and width whose
+    encoder is copied (a head start for stage 1).
+    Loss (paper code defaults): ``mse_weight`` (on 0-255), ``lpips_weight``, ``lpips_net``,
+    ``adversarial_weight``, ``gan_loss`` (``"non_saturating"``, ``"hinge"``,
+    ``"least_squares"``), ``r1_weight`` (0 = off; the penalty is ``r1_weight / 2 * ||grad||^2``).
+    Discriminator: ``d_filters``, ``d_lr`` (Adam, same schedule shape as ``lr``).
+    Realism: ``beta_edge_prob`` (probability that an image's ``beta`` is exactly 0 or 1).
+    Guards: ``divergence_factor``, ``divergence_patience``, ``guard_warmup`` (steps whose mean
+    distortion is the reference level). Logging: ``sample_every`` (0 = off).
+    """
+
+    name: str = "perceptual"
+    model: str = "perceptual"
+    cbr: str = "1/48"
+    width: int = 64
+    generator_width: int = 0
+    res_blocks: int = 3
+    stage: str = "gan"
+    init_from: str = ""
+    init_encoder_from: str = ""
+    mse_weight: float = PAPER_WEIGHTS["mse"]
+    lpips_weight: float = PAPER_WEIGHTS["lpips"]
+    lpips_net: str = PAPER_WEIGHTS["lpips_net"]
+    adversarial_weight: float = PAPER_WEIGHTS["adversarial"]
+    gan_loss: str = PAPER_WEIGHTS["gan_loss"]
+    r1_weight: float = 0.0
+    d_filters: list[int] = field(default_factory=lambda: [64, 128, 256, 512])
+    d_lr: float = 1e-4
+    lr: float = 1e-4
+    warmup_steps: int = 0
+    lr_final_fraction: float = 1.0
+    beta_edge_prob: float = 0.25
+    divergence_factor: float = 3.0
+    divergence_patience: int = 50
+    guard_warmup: int = 20
+    sample_every: int = 0
+    val_images: int = 16
+    val_snr_db: list[float] = field(default_factory=lambda: [10.0])
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.d_filters = [int(f) for f in self.d_filters]
+        if self.stage not in ("distortion", "gan"):
+            raise ValueError(f'stage must be "distortion" or "gan", got {self.stage!r}')
+        adversarial_losses(self.gan_loss)  # raises for an unknown kind
+        checks = {
+            "res_blocks": self.res_blocks >= 0, "generator_width": self.generator_width >= 0,
+            "mse_weight": self.mse_weight >= 0, "lpips_weight": self.lpips_weight >= 0,
+            "adversarial_weight": self.adversarial_weight >= 0, "r1_weight": self.r1_weight >= 0,
+            "d_lr": self.d_lr > 0, "beta_edge_prob": 0 <= self.beta_edge_prob <= 1,
+            "divergence_factor": self.divergence_factor > 1, "divergence_patience": self.divergence_patience > 0,
+            "guard_warmup": self.guard_warmup > 0, "sample_every": self.sample_every >= 0,
+            "d_filters": bool(self.d_filters) and all(f > 0 for f in self.d_filters),
+        }
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError("invalid PerceptualTrainConfig value(s): " + ", ".join(
+                f"{k}={getattr(self, k)!r}" for k in bad)
+                + " (weights and res_blocks >= 0, rates > 0, beta_edge_prob in [0, 1], divergence_factor > 1)")
+        if self.model != "perceptual":
+            raise ValueError(f'model must be "perceptual" for PerceptualTrainConfig, got {self.model!r}')
+        if self.crop % 4:
+            raise ValueError(f"crop must be a multiple of 4 (the latent grid), got {self.crop}")
+
+    def model_spec(self) -> dict:
+        return {"name": self.model, "channel": self.channel,
+                "kwargs": {"cbr": self.cbr, "width": self.width,
+                           "generator_width": self.generator_width or self.width,
+                           "res_blocks": self.res_blocks}}
+
+
+def sample_betas(batch: int, edge_prob: float, generator: torch.Generator) -> torch.Tensor:
+    """Realism weights ``(batch,)``: ``U[0, 1]``, but with probability ``edge_prob`` exactly 0 or 1
+    (half each), so both ends of the trade-off are trained as often as asked."""
+    beta = torch.rand(batch, generator=generator)
+    edge = torch.rand(batch, generator=generator) < edge_prob
+    ends = (torch.rand(batch, generator=generator) < 0.5).float()
+    return torch.where(edge, ends, beta)
+
+
+def _load_any(path) -> dict:
+    from .pretrained import load_checkpoint
+
+    return load_checkpoint(path)
+
+
+class GANTrainer(Trainer):
+    """:class:`~jscc_lab.train.Trainer` with the perceptual objective and the GAN schedule.
+
+    Parameters
+    ----------
+    config : a :class:`PerceptualTrainConfig`.
+    progress : tqdm progress bar.
+
+    Attributes: ``model`` (a :class:`~jscc_lab.models.perceptual.PerceptualJSCC`),
+    ``discriminator`` and ``d_optimizer`` (``None`` in the distortion stage), ``optimizer``
+    (the encoder + generator's Adam).
+    """
+
+    def __init__(self, config: PerceptualTrainConfig, progress: bool = True):
+        if not isinstance(config, PerceptualTrainConfig):
+            raise TypeError(f"config must be a PerceptualTrainConfig, got {type(config).__name__}")
+        super().__init__(config, objective=None, progress=progress)
+        c = config
+        self.distortion = DistortionLoss(c.mse_weight, c.lpips_weight, c.lpips_net)
+        self.warm_start: dict = {}
+        if c.init_encoder_from:
+            self._init_encoder(c.init_encoder_from)
+        if c.init_from:
+            self._init_model(c.init_from)
+        self.discriminator = self.d_net = self.d_optimizer = None
+        if c.stage == "gan":
+            self.d_loss_fn, self.g_loss_fn = adversarial_losses(c.gan_loss)
+            torch.manual_seed(_mix_seed(c.seed, 7))
+            self.discriminator = Discriminator(self.model.latent_channels, filters=c.d_filters).to(self.device)
+            self.d_net = self.discriminator
+            if self.distributed:
+                ids = [self.device.index] if self.device.type == "cuda" else None
+                self.d_net = nn.parallel.DistributedDataParallel(self.discriminator, device_ids=ids)
+            self.d_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=c.d_lr)
+        self.guard = {"reference": None, "warmup_sum": 0.0, "warmup_n": 0, "bad_steps": 0}
+        self._sample_images = None
+
+    # ---- warm starts ---------------------------------------------------------------------
+
+    def _init_model(self, path) -> None:
+        ckpt = _load_any(path)
+        if ckpt.get("model") != self.config.model_spec():
+            raise ValueError(f"init_from={path} holds model {ckpt.get('model')}, this run needs "
+                             f"{self.config.model_spec()}; train stage 1 with the same model fields")
+        self.model.load_state_dict(ckpt["state_dict"])
+        prov = ckpt.get("provenance", {})
+        self.warm_start["model"] = {"file": Path(path).name, "sha256": sha256_of(path),
+                                    "stage": ckpt.get("config", {}).get("stage", "?"),
+                                    "steps": prov.get("steps"), "wall_time_s": prov.get("wall_time_s"),
+                                    "device": prov.get("device")}
+
+    def _init_encoder(self, path) -> None:
+        ckpt = _load_any(path)
+        prefix = "encoder."
+        state = {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
+        try:
+            self.model.encoder.load_state_dict(state)
+        except RuntimeError as err:
+            raise ValueError(f"init_encoder_from={path}: its encoder does not fit this model "
+                             f"(same cbr and width needed): {str(err).splitlines()[0]}") from err
+        prov = ckpt.get("provenance", {})
+        self.warm_start["encoder"] = {"file": Path(path).name, "sha256": sha256_of(path),
+                                      "model": ckpt.get("model"), "steps": prov.get("steps"),
+                                      "wall_time_s": prov.get("wall_time_s"), "device": prov.get("device")}
+
+    # ---- one step --------------------------------------------------------------------------
+
+    def betas(self, step: int, micro: int) -> torch.Tensor:
+        """Realism weights of micro-batch ``micro`` of ``step``: a pure function of the seed."""
+        c = self.config
+        u = (step * self.world_size + self.rank) * c.grad_accum + micro
+        g = torch.Generator().manual_seed(_mix_seed(c.seed, u, 3))
+        return sample_betas(c.batch_size, c.beta_edge_prob, g).to(self.device)
+
+    def _check_finite(self, step: int, **values) -> None:
+        for name, value in values.items():
+            v = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
+            if not math.isfinite(v):
+                self._stop(step, f"{name} is {v}")
+
+    def _stop(self, step: int, reason: str) -> None:
+        last = self.config.output_dir / "last.pt"
+        advice = "Lower lr / d_lr or adversarial_weight, or set r1_weight (e.g. 1.0) or grad_clip"
+        if last.is_file():
+            where = f"the last good checkpoint is {last}"
+            advice += ", and resume from that checkpoint (resume=True / --resume)"
+        else:
+            where = "no checkpoint was written yet"
+            advice += ", and start again"
+        raise TrainingDiverged(f"training stopped at step {step + 1}: {reason}; {where} (the weights "
+                               f"were not updated with this step). {advice}.")
+
+    def _guard_distortion(self, step: int, distortion: float) -> None:
+        g, c = self.guard, self.config
+        if g["reference"] is None:
+            g["warmup_sum"] += distortion
+            g["warmup_n"] += 1
+            if g["warmup_n"] >= c.guard_warmup:
+                g["reference"] = g["warmup_sum"] / g["warmup_n"]
+            return
+        g["bad_steps"] = g["bad_steps"] + 1 if distortion > c.divergence_factor * g["reference"] else 0
+        if g["bad_steps"] >= c.divergence_patience:
+            self._stop(step, f"the distortion loss stayed above {c.divergence_factor} x its starting "
+                             f"level {g['reference']:.4g} for {g['bad_steps']} steps (now {distortion:.4g})")
+
+    def training_step(self, step: int) -> dict[str, float]:
+        c = self.config
+        lr = self.lr_at(step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        gan = self.discriminator is not None
+        if gan:
+            for group in self.d_optimizer.param_groups:
+                group["lr"] = c.d_lr * lr / c.lr
+        autocast = torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+        totals: dict[str, float] = {}
+
+        def log(**values):
+            for k, v in values.items():
+                totals[k] = totals.get(k, 0.0) + float(v) / c.grad_accum
+
+        batches = [(*self.micro_batch(step, m), self.betas(step, m)) for m in range(c.grad_accum)]
+        outputs = []
+        self.optimizer.zero_grad(set_to_none=True)
+        for x, snr, noise, beta in batches:
+            with autocast:
+                x_hat, z = self.net(x, snr, beta=beta, generator=noise, return_latent=True)
+            outputs.append((x_hat, z.detach()))
+
+        if gan:  # discriminator step on real vs (detached) fake, conditioned on the received latent
+            self.discriminator.requires_grad_(True)
+            self.d_optimizer.zero_grad(set_to_none=True)
+            for (x, snr, _, _), (x_hat, z) in zip(batches, outputs):
+                x_real = x.detach().requires_grad_(c.r1_weight > 0)
+                with autocast:  # one forward over real + fake (one DDP forward per backward)
+                    logits = self.d_net(torch.cat([x_real, x_hat.detach()]), torch.cat([z, z]), torch.cat([snr, snr]))
+                    real, fake = logits.chunk(2)
+                    d_loss = self.d_loss_fn(real, fake).mean()
+                    r1 = r1_penalty(real, x_real).mean() if c.r1_weight else torch.zeros(())
+                self._check_finite(step, d_loss=d_loss, r1_penalty=r1)
+                ((d_loss + 0.5 * c.r1_weight * r1) / c.grad_accum).backward()
+                log(d_loss=d_loss.detach(), d_real=real.detach().float().mean(),
+                    d_fake=fake.detach().float().mean(), **({"r1": r1.detach()} if c.r1_weight else {}))
+            d_norm = nn.utils.clip_grad_norm_(self.discriminator.parameters(),
+                                              c.grad_clip if c.grad_clip else float("inf"))
+            self._check_finite(step, discriminator_grad_norm=d_norm)
+            self.d_optimizer.step()
+            self.discriminator.requires_grad_(False)  # G step: gradients only to encoder + generator
+
+        for (x, snr, _, beta), (x_hat, z) in zip(batches, outputs):
+            with autocast:
+                dist, parts = self.distortion(x, x_hat)
+                loss_i = dist
+                if gan:
+                    # the unwrapped D: no gradients for its parameters, so nothing for DDP to sync
+                    g_adv = self.g_loss_fn(self.discriminator(x_hat, z, snr))
+                    loss_i = dist + c.adversarial_weight * beta * g_adv
+                    log(g_adv=g_adv.detach().mean())
+                loss = loss_i.mean()
+            self._check_finite(step, generator_loss=loss)
+            (loss / c.grad_accum).backward()
+            log(loss=loss.detach(), distortion=dist.detach().mean(),
+                **{k: v.detach().mean() for k, v in parts.items()})
+        norm = nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip if c.grad_clip else float("inf"))
+        self._check_finite(step, generator_grad_norm=norm)
+        self._guard_distortion(step, totals["distortion"])
+        self.optimizer.step()
+        totals["grad_norm"], totals["lr"] = float(norm), lr
+        if c.sample_every and (step + 1) % c.sample_every == 0 and self.rank == 0:
+            self.save_samples(step + 1)
+        return totals
+
+    # ---- samples and validation ---------------------------------------------------------
+
+    @torch.no_grad()
+    def sample_grid(self, n_images: int = 4, betas=(0.0, 0.5, 1.0), snr_db: float = 10.0) -> torch.Tensor:
+        """Rows: the first ``n_images`` validation crops; columns: original, then ``beta`` values.
+
+        Returns a ``(3, H', W')`` image grid in ``[0, 1]`` (seeded channel noise).
+        """
+        from torchvision.utils import make_grid
+
+        x = self.val_images[:n_images].to(self.device)
+        was_training = self.model.training
+        self.model.eval()
+        columns = [x]
+        for beta in betas:
+            g = torch.Generator(device=self.device).manual_seed(self.config.seed)
+            columns.append(self.model(x, snr_db, beta=beta, generator=g).float())
+        self.model.train(was_training)
+        tiles = torch.stack(columns, dim=1).flatten(0, 1)  # image-major: one row per image
+        return make_grid(tiles.cpu(), nrow=len(columns), padding=2, pad_value=1.0)
+
+    def save_samples(self, step: int) -> Path:
+        """Write :meth:`sample_grid` to ``out_dir/samples/step_XXXXXXX.png``."""
+        from .data import to_image
+
+        path = self.config.output_dir / "samples" / f"step_{step:07d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        to_image(self.sample_grid()[None]).save(path)
+        return path
+
+    def validate(self) -> dict[str, float]:
+        """PSNR (``val_psnr_db``, at ``beta = 0``) and LPIPS-alex at ``beta = 0`` and ``1`` per SNR.
+
+        ``best.pt`` keeps the best ``val_psnr_db`` (the trainer's rule); a GAN run releases
+        ``last.pt`` instead, as HiFiC does: no single validation number ranks GAN checkpoints.
+        """
+        c = self.config
+        was_training = self.model.training
+        self.model.eval()
+        lpips = LPIPS("alex", device=self.device)
+        metrics: dict[str, float] = {}
+        with torch.no_grad(), torch.autocast(device_type=self.device.type, dtype=torch.bfloat16,
+                                             enabled=self.amp):
+            for snr in c.val_snr_db:
+                for beta in (0.0, 1.0):
+                    g = torch.Generator(device=self.device).manual_seed(c.seed)
+                    p, lp = [], []
+                    for i in range(0, self.val_images.shape[0], c.val_batch):
+                        x = self.val_images[i : i + c.val_batch].to(self.device)
+                        x_hat = self.model(x, float(snr), beta=beta, generator=g).float().clamp(0, 1)
+                        p.append(psnr(x, x_hat).cpu())
+                        lp.append(lpips(x, x_hat).cpu())
+                    metrics[f"psnr@{snr:g}dB,beta={beta:g}"] = torch.cat(p).mean().item()
+                    metrics[f"lpips@{snr:g}dB,beta={beta:g}"] = torch.cat(lp).mean().item()
+        self.model.train(was_training)
+        snrs = c.val_snr_db
+        metrics["val_psnr_db"] = sum(metrics[f"psnr@{s:g}dB,beta=0"] for s in snrs) / len(snrs)
+        metrics["val_lpips_beta0"] = sum(metrics[f"lpips@{s:g}dB,beta=0"] for s in snrs) / len(snrs)
+        metrics["val_lpips_beta1"] = sum(metrics[f"lpips@{s:g}dB,beta=1"] for s in snrs) / len(snrs)
+        return metrics
+
+    # ---- state -----------------------------------------------------------------------------
+
+    def extra_state(self) -> dict:
+        state = {"guard": dict(self.guard), "warm_start": self.warm_start}
+        if self.discriminator is not None:
+            state["discriminator"] = self.discriminator.state_dict()
+            state["d_optimizer"] = self.d_optimizer.state_dict()
+        return state
+
+    def load_extra_state(self, state: dict) -> None:
+        if "guard" in state:
+            self.guard = dict(state["guard"])
+        self.warm_start = state.get("warm_start", self.warm_start)
+        if self.discriminator is not None:
+            if "discriminator" not in state:
+                raise ValueError("the checkpoint has no discriminator state; resume a GAN run with its own "
+                                 "out_dir, or start it fresh with init_from=<that checkpoint>")
+            self.discriminator.load_state_dict(state["discriminator"])
+            self.d_optimizer.load_state_dict(state["d_optimizer"])
+
+    def checkpoint(self) -> dict:
+        ckpt = super().checkpoint()
+        c = self.config
+        data = c.train_dir or "BSDS500 " + "+".join(c.train_splits)
+        ckpt["provenance"].update({
+            "stage": c.stage,
+            "data": f"{data}, random {c.crop}x{c.crop} crops with flips, batch {c.batch_size}",
+            "warm_start": self.warm_start,
+            "objective": (f"{c.mse_weight}*MSE_255 + {c.lpips_weight}*LPIPS_{c.lpips_net}"
+                          + (f" + {c.adversarial_weight}*beta*G_{c.gan_loss}" if c.stage == "gan" else "")),
+        })
+        return ckpt
+
+
+def train_perceptual(config: PerceptualTrainConfig | str | os.PathLike, resume: bool = False,
+                     progress: bool = True, stop_at: int | None = None) -> dict:
+    """Train ``config`` (a :class:`PerceptualTrainConfig` or TOML path); see :meth:`Trainer.fit`."""
+    if not isinstance(config, PerceptualTrainConfig):
+        config = load_config(config, cls=PerceptualTrainConfig)
+    trainer = GANTrainer(config, progress=progress)
+    try:
+        return trainer.fit(resume=resume, stop_at=stop_at)
+    finally:
+        if trainer.distributed and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def main(argv=None) -> int:
+    """``python -m jscc_lab.train_gan CONFIG.toml [--resume] [--set KEY=VALUE ...]``."""
+    from .cli import _parse_override
+
+    parser = argparse.ArgumentParser(prog="python -m jscc_lab.train_gan", description=__doc__.split("\n")[0])
+    parser.add_argument("config", help="TOML file of PerceptualTrainConfig fields")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.pt")
+    parser.add_argument("--set", type=_parse_override, action="append", metavar="KEY=VALUE",
+                        help="override a config field (repeatable), e.g. --set steps=100")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    config = load_config(args.config, cls=PerceptualTrainConfig)
+    if args.set:
+        config = dataclasses.replace(config, **dict(args.set))
+    try:
+        result = train_perceptual(config, resume=args.resume, progress=not args.no_progress)
+    except TrainingDiverged as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    logged = [h for h in result["history"] if "loss" in h]
+    validated = [h for h in result["history"] if "val_psnr_db" in h]
+    summary = f"training loss {logged[-1]['loss']:.4g}" if logged else "no steps run"
+    if validated:
+        v = validated[-1]
+        summary += (f", validation PSNR {v['val_psnr_db']:.2f} dB / LPIPS {v['val_lpips_beta0']:.3f} at beta=0, "
+                    f"LPIPS {v['val_lpips_beta1']:.3f} at beta=1")
+    print(f"finished {config.name} ({config.stage}) at step {result['step']}: {summary}; "
+          f"checkpoints in {config.output_dir}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,207 @@
+"""Tests of the perceptual / GAN trainer: one seeded step, guards, warm start, resume, configs."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from jscc_lab.models import build_model
+from jscc_lab.models.perceptual import PerceptualJSCC
+from jscc_lab.pretrained import load_checkpoint
+from jscc_lab.train import save_config
+from jscc_lab.train_gan import (
+    GANTrainer,
+    PerceptualTrainConfig,
+    TrainingDiverged,
+    load_config,
+    main,
+    sample_betas,
+    train_perceptual,
+)
+
+CONFIGS = Path(__file__).resolve().parents[1] / "jscc_lab" / "configs"
+
+
+@pytest.fixture(scope="module")
+def image_dirs(tmp_path_factory):
+    """Tiny train / val folders of smooth random images (no data set needed)."""
+    root = tmp_path_factory.mktemp("gan_data")
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 3), ("val", 2)):
+        (root / split).mkdir()
+        for i in range(count):
+            coarse = rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)
+            Image.fromarray(coarse).resize((48, 48), Image.BICUBIC).save(root / split / f"{i}.png")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    """tiny_config asks for 1 thread (fast on a loaded 2-core machine); undo it afterwards."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_config(image_dirs, tmp_path, **overrides) -> PerceptualTrainConfig:
+    fields = dict(name="tiny", stage="gan", width=8, res_blocks=1, d_filters=[8, 8, 16, 16],
+                  crop=32, batch_size=2, steps=4, lr=1e-3, d_lr=1e-3, val_every=4,
+                  checkpoint_every=2, log_every=1, val_crop=32, val_batch=2,
+                  train_dir=str(image_dirs / "train"), val_dir=str(image_dirs / "val"),
+                  out_dir=str(tmp_path / "run"), device="cpu", seed=3, threads=1)
+    fields.update(overrides)
+    return PerceptualTrainConfig(**fields)
+
+
+def _params(module):
+    return {k: v.detach().clone() for k, v in module.named_parameters()}
+
+
+def test_registered_and_buildable():
+    model = build_model("perceptual", cbr="1/48", width=8, generator_width=8, res_blocks=1)
+    assert isinstance(model, PerceptualJSCC)
+
+
+def test_one_seeded_gan_step_updates_both_nets(image_dirs, tmp_path, data_root):
+    trainer = GANTrainer(tiny_config(image_dirs, tmp_path), progress=False)
+    g_before, d_before = _params(trainer.model), _params(trainer.discriminator)
+    logs = trainer.training_step(0)
+    assert all(np.isfinite(v) for v in logs.values()), logs
+    assert {"d_loss", "g_adv", "distortion", "mse_255", "lpips", "loss"} <= set(logs)
+
+    def changed(before, module):
+        return [k for k, v in module.named_parameters() if not torch.equal(v, before[k])]
+
+    assert any(k.startswith("encoder.") for k in changed(g_before, trainer.model))
+    assert any(k.startswith("decoder.") for k in changed(g_before, trainer.model))
+    assert len(changed(d_before, trainer.discriminator)) == len(d_before)
+    # the same seed gives the same step
+    again = GANTrainer(tiny_config(image_dirs, tmp_path), progress=False)
+    assert again.training_step(0) == logs
+
+
+def test_discriminator_learns_to_tell_real_from_fake(image_dirs, tmp_path, data_root):
+    trainer = GANTrainer(tiny_config(image_dirs, tmp_path, steps=8, adversarial_weight=0.0), progress=False)
+    x, snr, noise = trainer.micro_batch(0, 0)
+    with torch.no_grad():
+        x_hat, z = trainer.model(x, snr, beta=1.0, generator=noise, return_latent=True)
+
+    def d_loss(real, fake):
+        with torch.no_grad():
+            return trainer.d_loss_fn(trainer.discriminator(real, z, snr), trainer.discriminator(fake, z, snr)).mean()
+
+    for step in range(8):
+        trainer.training_step(step)
+    trainer.discriminator.eval()
+    right, swapped = d_loss(x, x_hat), d_loss(x_hat, x)
+    assert right < swapped - 0.05, (right, swapped)
+
+
+def test_beta_sampling_edges_and_range():
+    g = torch.Generator().manual_seed(0)
+    beta = sample_betas(4000, 0.5, g)
+    assert beta.min() >= 0 and beta.max() <= 1
+    edges = ((beta == 0) | (beta == 1)).float().mean().item()
+    assert 0.45 < edges < 0.55
+    assert sample_betas(100, 0.0, g).unique().numel() == 100
+
+
+def test_non_finite_loss_stops_before_the_update(image_dirs, tmp_path, data_root):
+    config = tiny_config(image_dirs, tmp_path, steps=6)
+    trainer = GANTrainer(config, progress=False)
+    trainer.fit(stop_at=2)
+    good = load_checkpoint(config.output_dir / "last.pt")
+    assert good["step"] == 2
+    real_distortion = trainer.distortion
+
+    def poisoned(x, x_hat):
+        total, parts = real_distortion(x, x_hat)
+        return total * float("nan"), parts
+
+    trainer.distortion = poisoned
+    before = _params(trainer.model)
+    with pytest.raises(TrainingDiverged, match=r"generator_loss is nan.*last good checkpoint is .*last\.pt"):
+        trainer.fit(stop_at=6)
+    assert all(torch.equal(v, before[k]) for k, v in trainer.model.named_parameters())
+    kept = load_checkpoint(config.output_dir / "last.pt")
+    assert kept["step"] == 2
+    assert all(torch.isfinite(v).all() for v in kept["state_dict"].values() if v.is_floating_point())
+
+
+def test_run_away_distortion_guard(image_dirs, tmp_path, data_root):
+    trainer = GANTrainer(tiny_config(image_dirs, tmp_path, divergence_patience=2, guard_warmup=1), progress=False)
+    trainer.training_step(0)  # sets the reference level
+    assert trainer.guard["reference"] > 0
+    trainer.guard["reference"] = 1e-6  # pretend the run started far better than it is now
+    trainer.training_step(1)
+    with pytest.raises(TrainingDiverged, match="stayed above 3.0 x its starting level"):
+        trainer.training_step(2)
+
+
+def test_warm_start_and_resume_are_exact(image_dirs, tmp_path, data_root):
+    stage1 = tiny_config(image_dirs, tmp_path, stage="distortion", steps=2, out_dir=str(tmp_path / "s1"))
+    train_perceptual(stage1, progress=False)
+    s1 = load_checkpoint(stage1.output_dir / "last.pt")
+    assert s1["provenance"]["stage"] == "distortion" and "MSE_255" in s1["provenance"]["objective"]
+
+    straight = tiny_config(image_dirs, tmp_path, init_from=str(stage1.output_dir / "last.pt"),
+                           out_dir=str(tmp_path / "straight"))
+    trainer = GANTrainer(straight, progress=False)
+    for k, v in trainer.model.state_dict().items():
+        assert torch.equal(v, s1["state_dict"][k]), k
+    trainer.fit()
+
+    split = tiny_config(image_dirs, tmp_path, init_from=str(stage1.output_dir / "last.pt"),
+                        out_dir=str(tmp_path / "split"))
+    train_perceptual(split, progress=False, stop_at=2)
+    result = train_perceptual(split, progress=False, resume=True)
+    assert result["step"] == 4
+    a = load_checkpoint(straight.output_dir / "last.pt")
+    b = load_checkpoint(split.output_dir / "last.pt")
+    for k in a["state_dict"]:
+        assert torch.equal(a["state_dict"][k], b["state_dict"][k]), k
+    for k in a["extra"]["discriminator"]:
+        assert torch.equal(a["extra"]["discriminator"][k], b["extra"]["discriminator"][k]), k
+    prov = b["provenance"]
+    assert prov["stage"] == "gan" and prov["warm_start"]["model"]["stage"] == "distortion"
+    assert prov["steps"] == 4 and prov["wall_time_s"] >= 0 and "CPU" in prov["device"]
+    assert (split.output_dir / "config.toml").is_file()
+
+    mismatched = tiny_config(image_dirs, tmp_path, width=12, init_from=str(stage1.output_dir / "last.pt"))
+    with pytest.raises(ValueError, match="init_from=.* holds model"):
+        GANTrainer(mismatched, progress=False)
+
+
+def test_sample_grid_written(image_dirs, tmp_path, data_root):
+    trainer = GANTrainer(tiny_config(image_dirs, tmp_path, sample_every=1), progress=False)
+    trainer.training_step(0)
+    path = tmp_path / "run" / "samples" / "step_0000001.png"
+    assert path.is_file()
+    w, h = Image.open(path).size
+    assert (w, h) == (4 * 34 + 2, 2 * 34 + 2)  # 2 val images x (original + 3 betas), padding 2
+
+
+def test_config_validation_and_toml_roundtrip(tmp_path):
+    with pytest.raises(ValueError, match='stage must be "distortion" or "gan"'):
+        PerceptualTrainConfig(stage="both")
+    with pytest.raises(ValueError, match="valid kinds"):
+        PerceptualTrainConfig(gan_loss="wgan")
+    with pytest.raises(ValueError, match="beta_edge_prob"):
+        PerceptualTrainConfig(beta_edge_prob=1.5)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        PerceptualTrainConfig(crop=30)
+    config = PerceptualTrainConfig(name="x", d_filters=[8, 16], r1_weight=1.0)
+    path = save_config(config, tmp_path / "c.toml")
+    assert load_config(path, cls=PerceptualTrainConfig) == config
+    for shipped in sorted(CONFIGS.glob("perceptual_*.toml")):
+        loaded = load_config(shipped, cls=PerceptualTrainConfig)
+        assert loaded.model == "perceptual" and loaded.cbr == "1/48"
+
+
+def test_main_cli_runs_and_reports(image_dirs, tmp_path, data_root, capsys):
+    config = tiny_config(image_dirs, tmp_path, stage="distortion", steps=1)
+    path = save_config(config, tmp_path / "tiny.toml")
+    assert main([str(path), "--no-progress", "--set", "steps=2"]) == 0
+    assert "finished tiny (distortion) at step 2" in capsys.readouterr().out

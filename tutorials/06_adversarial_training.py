@@ -1,0 +1,217 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: -all
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+# ---
+
+# %% [markdown]
+# # 06 · Adversarial training: the discriminator, its losses, dynamics and guards
+#
+# LPIPS (notebook 05) brings texture back, but it still rewards a *safe* average in feature
+# space. A **discriminator** asks a different question: does this look like a real photograph?
+# Trained against it, the generator draws plausible detail instead of averaging it away. This is
+# the second stage of the seed paper (Wang et al., GLOBECOM 2022), built like HiFiC.
+#
+# **You will learn**
+# - the conditional PatchGAN discriminator, and why it is conditioned on the *received* symbols;
+# - the non-saturating, hinge and least-squares GAN losses and their discriminator/generator parts;
+# - the GAN schedule: warm start, separate optimisers, one D step and one G step per batch;
+# - what goes wrong (D wins, NaNs, run-away distortion) and how the trainer's guards stop it;
+# - the **realism knob** `beta` (Agustsson et al., CVPR 2023): one checkpoint, decoded anywhere
+#   between the MSE+LPIPS reconstruction (`beta=0`) and the full GAN one (`beta=1`).
+#
+# **Requirements**: a CPU, about 5 minutes; `JSCC_LAB_QUICK=1` takes well under a minute. Uses the
+# shipped checkpoint `assets/checkpoints/perceptual-awgn-cbr1_48.pt` (CPU-trained, small), Kodak and
+# BSDS500, and the offline backbone weights for LPIPS / DISTS.
+
+# %%
+import tempfile
+
+import matplotlib.pyplot as plt
+import torch
+
+from jscc_lab import pretrained, settings
+from jscc_lab.data import center_crop, kodak
+from jscc_lab.losses import ADVERSARIAL_LOSSES
+from jscc_lab.metrics import evaluate
+from jscc_lab.models.discriminator import Discriminator
+from jscc_lab.plotting import show_images
+from jscc_lab.train_gan import GANTrainer, PerceptualTrainConfig, TrainingDiverged
+
+# %% [markdown]
+# ## Parameters
+
+# %%
+SEED = 0
+CHECKPOINT = "perceptual-awgn-cbr1_48"
+GAN_STEPS = settings.budget(60, 2)  # steps of the small GAN run
+GUARD_STEPS = settings.budget(40, 4)  # steps of the deliberately unstable run
+BATCH = settings.budget(8, 2)
+N_EVAL = settings.budget(8, 2)  # Kodak crops for the realism sweep
+EVAL_CROP = settings.budget(192, 96)
+BETAS = [0.0, 0.25, 0.5, 0.75, 1.0]
+SNR_DB = 10.0
+OUT = tempfile.mkdtemp(prefix="jscc_tutorial06_")  # training runs (checkpoints, logs)
+torch.manual_seed(SEED)
+
+
+# %%
+def load_shipped(name):
+    """The registered checkpoint, or the file in assets/checkpoints before it is registered."""
+    if name in pretrained.available():
+        return pretrained.load(name, return_checkpoint=True)
+    path = pretrained.CHECKPOINT_DIR / f"{name}.pt"
+    ckpt = pretrained.load_checkpoint(path)
+    return pretrained.model_from_checkpoint(ckpt).eval(), ckpt
+
+
+model, ckpt = load_shipped(CHECKPOINT)
+print({k: ckpt["provenance"][k] for k in ("device", "steps", "wall_time_s", "stage", "data")})
+
+# %% [markdown]
+# ## 1. The discriminator sees what the receiver sees
+# HiFiC's discriminator judges an image *together with* the latent it was decoded from. In JSCC
+# the decoder never has the transmitter's clean latent, only the **received, equalised symbols**
+# `z_rx = s + n` on the latent grid. So our D is conditioned on `z_rx` and the SNR: it asks
+# "is this a plausible original given what was received?" A D given the clean latent could
+# demand details that no receiver can recover.
+
+# %%
+x = center_crop(kodak()[22], 64)
+g = torch.Generator().manual_seed(SEED)
+with torch.no_grad():
+    x_hat, z_rx = model(x, SNR_DB, beta=1.0, generator=g, return_latent=True)
+D = Discriminator(latent_channels=model.latent_channels)  # 64-128-256-512, spectral norm, LeakyReLU 0.2
+with torch.no_grad():
+    logits = D(x, z_rx, SNR_DB)
+print(f"image {tuple(x.shape)}  received latent {tuple(z_rx.shape)}  ->  patch logits {tuple(logits.shape)}")
+print(f"D has {sum(p.numel() for p in D.parameters()) / 1e6:.2f} M parameters")
+
+# %% [markdown]
+# ## 2. Three GAN losses
+# Each returns a discriminator part `d_loss(real_logits, fake_logits)` and a generator part
+# `g_loss(fake_logits)`. The paper uses the non-saturating one (binary cross-entropy). Plotted
+# against the logit D gives a fake: the generator's loss keeps a slope even when D confidently
+# rejects the fake (logit << 0), which is why "non-saturating" trains better than the original
+# minimax loss.
+
+# %%
+t = torch.linspace(-4, 4, 200).reshape(-1, 1)
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+for name, (d_loss, g_loss) in ADVERSARIAL_LOSSES.items():
+    axes[0].plot(t, d_loss(torch.full_like(t, 2.0), t), label=name)
+    axes[1].plot(t, g_loss(t), label=name)
+axes[0].set(xlabel="logit of a fake (real logit fixed at 2)", ylabel="D loss", title="discriminator part")
+axes[1].set(xlabel="logit of a fake", ylabel="G loss", title="generator part")
+axes[1].legend()
+plt.show()
+
+# %% [markdown]
+# ## 3. A small GAN run
+# The schedule of the paper and HiFiC: warm start from a model trained without the adversarial
+# term (here: the shipped checkpoint itself), two Adam optimisers at 1e-4, and per batch one
+# discriminator step (real crops vs detached reconstructions) then one generator step on
+# `0.01 * MSE_255 + LPIPS + 5 * beta * G_ns`, with `beta ~ U[0, 1]` drawn per image.
+
+# %%
+warm = pretrained.CHECKPOINT_DIR / f"{CHECKPOINT}.pt"
+spec = ckpt["model"]["kwargs"]
+common = dict(cbr=spec["cbr"], width=spec["width"], generator_width=spec["generator_width"],
+              res_blocks=spec["res_blocks"], stage="gan", init_from=str(warm), crop=64,
+              batch_size=BATCH, val_images=2, val_crop=64, device="cpu", seed=SEED, log_every=1,
+              sample_every=0)
+config = PerceptualTrainConfig(name="gan-demo", steps=GAN_STEPS, val_every=GAN_STEPS,
+                               checkpoint_every=GAN_STEPS, out_dir=f"{OUT}/gan", **common)
+trainer = GANTrainer(config, progress=False)
+result = trainer.fit()
+logs = [h for h in result["history"] if "d_loss" in h]
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+steps = [h["step"] for h in logs]
+axes[0].plot(steps, [h["d_real"] for h in logs], label="mean D logit, real")
+axes[0].plot(steps, [h["d_fake"] for h in logs], label="mean D logit, fake")
+axes[0].legend()
+axes[0].set(xlabel="step", title="who is winning?")
+axes[1].plot(steps, [h["d_loss"] for h in logs], label="D loss")
+axes[1].plot(steps, [h["g_adv"] for h in logs], label="G adversarial loss")
+axes[1].plot(steps, [h["lpips"] for h in logs], label="LPIPS (train)")
+axes[1].legend()
+axes[1].set(xlabel="step", title="losses")
+plt.show()
+
+# %% [markdown]
+# Healthy GAN training looks like a stalemate: the D loss hovers around `2 log 2 = 1.39` (D
+# cannot tell) or a bit below, and the real and fake logits stay close. Warning signs:
+# - **D wins**: the D loss goes to 0, the fake logits run to large negative values, the
+#   generator's adversarial loss grows. The generator then gets gradients that say "everything is
+#   wrong" and produces artefacts. Remedies: lower `d_lr`, an R1 penalty (`r1_weight`), spectral
+#   norm (already on), a better warm start.
+# - **NaN / Inf**: an exploding loss or gradient. The trainer checks every loss and gradient norm
+#   *before* the optimiser step and stops with `TrainingDiverged`, naming the last good checkpoint.
+# - **Run-away distortion**: the generator buys realism with fidelity (hallucinated content, colour
+#   drift). The trainer stops when the distortion stays above `divergence_factor` x its starting
+#   level for `divergence_patience` steps.
+#
+# Provoke the last one: an adversarial weight 200 times the paper's and a hair-trigger guard.
+
+# %%
+unstable = PerceptualTrainConfig(name="unstable", steps=GUARD_STEPS, val_every=GUARD_STEPS,
+                                 checkpoint_every=GUARD_STEPS, out_dir=f"{OUT}/unstable",
+                                 adversarial_weight=1000.0, lr=1e-3, d_lr=1e-3, divergence_factor=1.2,
+                                 divergence_patience=2, guard_warmup=2, **common)
+try:
+    GANTrainer(unstable, progress=False).fit()
+    print(f"no divergence within {GUARD_STEPS} steps (try more steps)")
+except TrainingDiverged as err:
+    print("stopped:", err)
+
+# %% [markdown]
+# ## 4. The realism knob
+# The generator is FiLM-conditioned on `beta`, and in training the adversarial loss of each image
+# is weighted by its own `beta`. So `beta = 0` was only ever asked for MSE + LPIPS and `beta = 1`
+# for the full GAN objective, and the receiver picks any point in between **after** the
+# transmission: the same received symbols are decoded at every `beta` below.
+
+# %%
+images = [center_crop(im, EVAL_CROP) for im in kodak()[:N_EVAL]]
+batch = torch.cat(images)
+with torch.no_grad():
+    s = model.encode(batch, SNR_DB)
+    y = model.channel(s, SNR_DB, generator=torch.Generator().manual_seed(SEED))
+    recon = {beta: model.decode(y, SNR_DB, beta=beta, size=batch.shape[-2:]) for beta in BETAS}
+scores = {beta: {k: v.mean().item() for k, v in evaluate(batch, r, metrics=("psnr", "lpips", "dists")).items()}
+          for beta, r in recon.items()}
+print("beta   PSNR (dB)  LPIPS   DISTS")
+for beta, sc in scores.items():
+    print(f"{beta:4.2f}   {sc['psnr']:7.2f}  {sc['lpips']:.4f}  {sc['dists']:.4f}")
+show_images([batch[:1], *(recon[b][:1] for b in BETAS)], titles=["original", *(f"beta={b:g}" for b in BETAS)])
+plt.show()
+
+# %%
+fig, ax = plt.subplots(figsize=(5, 4))
+ax.plot([scores[b]["psnr"] for b in BETAS], [scores[b]["dists"] for b in BETAS], "o-")
+for b in BETAS:
+    ax.annotate(f"beta={b:g}", (scores[b]["psnr"], scores[b]["dists"]))
+ax.set(xlabel="PSNR (dB, distortion: higher is better)", ylabel="DISTS (perception: lower is better)",
+       title="one checkpoint, a distortion-perception curve")
+plt.show()
+
+# %% [markdown]
+# The shipped checkpoint was trained on a CPU for minutes, so the effect is modest; the GPU
+# configs (`jscc_lab/configs/perceptual_gpu_*.toml`, notebook 07) train the paper-size model.
+#
+# ## Exercises
+# 1. Switch `gan_loss` to `"hinge"` and `"least_squares"` in the small run. How do the D logits
+#    behave differently?
+# 2. Set `r1_weight=1.0`. What does the R1 penalty do to the real logits?
+# 3. Give the discriminator the *transmitter's* latent instead of `z_rx` (edit a copy of
+#    `GANTrainer.training_step`). Why would a deployed receiver not be able to use such a model
+#    fairly, and what would the generator learn?
+# 4. Decode one received image at `beta = 1` with 8 different channel noise draws. Which details
+#    change from draw to draw? Those are the ones the generator invents.
