@@ -204,6 +204,8 @@ class Explorer:
         self._metric = metric_module
         self._cache: dict = {}
         cbrs = sorted({cbr for _, cbr in self.models}) or [1 / 48]
+        # start where the most systems have a checkpoint (the perceptual model's CBR)
+        start = max(cbrs, key=lambda c: sum(cbr == c for _, cbr in self.models))
 
         style = {"description_width": "70px"}
         self.image_choice = widgets.Dropdown(options=list(self.images), description="image", style=style)
@@ -212,7 +214,7 @@ class Explorer:
                                        step=1.0, description="SNR (dB)", continuous_update=False,
                                        style=style)
         self.cbr = widgets.SelectionSlider(options=[(_cbr_label(c), c) for c in cbrs],
-                                           value=cbrs[len(cbrs) // 2], description="CBR",
+                                           value=start, description="CBR",
                                            continuous_update=False, style=style)
         self.beta = widgets.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.1,
                                         description="realism β", continuous_update=False,
@@ -321,15 +323,17 @@ class Explorer:
 
     def update(self, change=None) -> None:
         """Recompute what the controls changed and redraw every panel."""
-        self.status.value = "⏳ computing…"
+        self.status.value = "computing…"
         started = time.perf_counter()
         x = self._view()
         for name, (img, zoom, text) in self.panels.items():
             x_hat = self.reconstruct(name)
             if x_hat is None:
                 img.value, zoom.value = b"", b""
+                img.layout.display = zoom.layout.display = "none"
                 text.value = f"<i>no shipped checkpoint at CBR {_cbr_label(self.cbr.value)}</i>"
                 continue
+            img.layout.display = zoom.layout.display = ""
             img.value = png_bytes(x_hat)
             h, w = x_hat.shape[-2:]
             if self.zoom.value:
@@ -338,6 +342,7 @@ class Explorer:
                                                                        mode="nearest"))
             else:
                 zoom.value = b""
+                zoom.layout.display = "none"
             text.value = "" if name == "original" else self._scores(x, x_hat)
         self.status.value = (f"{self.image_choice.value}, {x.shape[-1]}x{x.shape[-2]} crop, "
                              f"CBR {_cbr_label(self.cbr.value)}, {self.snr.value:g} dB, "

@@ -80,7 +80,7 @@ def test_explorer_page_reacts_to_the_snr_slider(explorer_url):
         images = page.locator("img.widget-image")
         page.wait_for_function("document.querySelectorAll('img.widget-image[src^=\"blob:\"], "
                                "img.widget-image[src^=\"data:\"]').length >= 2", timeout=60_000)
-        metrics = page.locator(".widget-html-content", has_text="PSNR")
+        metrics = page.locator(".widget-html-content", has_text="dB · LPIPS")
         before_status = status.inner_text()
         before_metric = metrics.first.inner_text()
         before_pixels = images.nth(2).screenshot()

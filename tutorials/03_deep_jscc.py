@@ -224,7 +224,7 @@ plot_curves(SNRS_DB, curves, "test SNR (dB)", "PSNR (dB)", title="Kodak crops, A
 # reaches on a GPU with `jscc_lab/configs/adjscc_gpu.toml`.
 
 # %%
-names = pretrained.available()
+names = [n for n in pretrained.available() if n.startswith("adjscc-psnr")]  # the MSE-trained ones
 print(names)
 models = {}
 for name in names:

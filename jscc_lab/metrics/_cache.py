@@ -27,7 +27,8 @@ def cached_network(kind: str, device, build) -> nn.Module:
     still flow to an *input* that requires them (a perceptual loss), never into the metric.
     """
     device = as_device(device)
-    with _lock:
+    # never build inside a caller's inference_mode: its tensors could not serve a loss later
+    with _lock, torch.inference_mode(False):
         key = (kind, device)
         if key not in _networks:
             cpu = torch.device("cpu")
