@@ -271,9 +271,10 @@ class Explorer:
     def _view(self) -> torch.Tensor:
         from .data import center_crop
 
-        x = self.images[self.image_choice.value]
+        name = self.image_choice.value
+        x = self.images[name]
         side = min(self.crop, *x.shape[-2:])
-        return center_crop(x, side)
+        return self._cached(("view", name, id(x), side), lambda: center_crop(x, side).contiguous())
 
     def _channel(self):
         from .channels import AWGN, RayleighFading
@@ -321,6 +322,21 @@ class Explorer:
         return " · ".join(f"{k.upper()} {v.item():.3f}" if k != "psnr" else f"PSNR {v.item():.2f} dB"
                           for k, v in values.items())
 
+    def _render(self, name: str, x: torch.Tensor, x_hat: torch.Tensor) -> tuple[bytes, bytes, str]:
+        """PNG, zoom PNG and metric text of one panel; cached with the reconstruction itself."""
+        key = ("render", id(x_hat), bool(self.zoom.value), self.metric_names)
+        if key in self._cache:
+            return self._cache[key][1]
+        h, w = x_hat.shape[-2:]
+        zoom = b""
+        if self.zoom.value:
+            part = x_hat[..., h // 2 - h // 8: h // 2 + h // 8, w // 2 - w // 8: w // 2 + w // 8]
+            zoom = png_bytes(torch.nn.functional.interpolate(part, scale_factor=4, mode="nearest"))
+        text = "" if name == "original" else self._scores(x, x_hat)
+        # keep x_hat alive with its rendering so that id() stays unique while cached
+        self._cached(key, lambda: (x_hat, (png_bytes(x_hat), zoom, text)))
+        return self._cache[key][1]
+
     def update(self, change=None) -> None:
         """Recompute what the controls changed and redraw every panel."""
         self.status.value = "computing…"
@@ -333,17 +349,14 @@ class Explorer:
                 img.layout.display = zoom.layout.display = "none"
                 text.value = f"<i>no shipped checkpoint at CBR {_cbr_label(self.cbr.value)}</i>"
                 continue
-            img.layout.display = zoom.layout.display = ""
-            img.value = png_bytes(x_hat)
-            h, w = x_hat.shape[-2:]
-            if self.zoom.value:
-                part = x_hat[..., h // 2 - h // 8: h // 2 + h // 8, w // 2 - w // 8: w // 2 + w // 8]
-                zoom.value = png_bytes(torch.nn.functional.interpolate(part, scale_factor=4,
-                                                                       mode="nearest"))
-            else:
-                zoom.value = b""
-                zoom.layout.display = "none"
-            text.value = "" if name == "original" else self._scores(x, x_hat)
+            picture, detail, scores = self._render(name, x, x_hat)
+            img.layout.display = ""
+            zoom.layout.display = "" if detail else "none"
+            if img.value != picture:
+                img.value = picture
+            if zoom.value != detail:
+                zoom.value = detail
+            text.value = scores
         self.status.value = (f"{self.image_choice.value}, {x.shape[-1]}x{x.shape[-2]} crop, "
                              f"CBR {_cbr_label(self.cbr.value)}, {self.snr.value:g} dB, "
                              f"{self.channel_choice.value}: {1000 * (time.perf_counter() - started):.0f} ms")
