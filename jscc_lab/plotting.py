@@ -21,8 +21,9 @@ def show_images(images, titles=None, ncols: int | None = None, size: float = 3.0
     nrows = (n + ncols - 1) // ncols
     if axes is None:
         h, w = images[0].shape[-2:]
+        title_lines = max((str(t).count("\n") + 1 for t in titles), default=0) if titles else 0
         fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols * w / max(h, w) + 0.2,
-                                                        size * nrows * h / max(h, w) + 0.4),
+                                                        nrows * (size * h / max(h, w) + 0.2 * title_lines) + 0.2),
                                  squeeze=False)
         axes = axes.ravel()
     fig = axes[0].figure
