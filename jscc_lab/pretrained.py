@@ -66,7 +66,7 @@ def info(name: str, root=None) -> dict:
     """Registry entry of ``name``: ``file``, ``sha256``, ``bytes``, ``description``, ..."""
     registry = _registry(root)
     if name not in registry:
-        raise KeyError(f"no pretrained checkpoint named {name!r}; available: {', '.join(sorted(registry)) or 'none'}")
+        raise ValueError(f"no pretrained checkpoint named {name!r}; available: {', '.join(sorted(registry)) or 'none'}")
     return registry[name]
 
 

@@ -199,7 +199,9 @@ class Explorer:
         if not self.images:
             raise ValueError("images is empty: give at least one (1, 3, H, W) image")
         self.models = dict(models) if models is not None else self._shipped_models()
-        self.crop, self.seed, self.separate = int(crop), seed, separate
+        if isinstance(crop, bool) or not isinstance(crop, int) or crop < 8:
+            raise ValueError(f"crop must be an int >= 8 (pixels), got {crop!r}")
+        self.crop, self.seed, self.separate = crop, seed, separate
         self.metric_names = tuple(metrics)
         self._metric = metric_module
         self._cache: dict = {}

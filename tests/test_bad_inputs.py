@@ -151,8 +151,79 @@ def test_user_study_cases(tmp_path):
     check(user_study.ResultsFile, path, names=("line 1",))
 
 
+# ---- models, baselines, evaluate, pretrained, widgets ------------------------------------------
+
+
+def _model_cases():
+    from jscc_lab import baselines, evaluate, pretrained, widgets
+    from jscc_lab.models import ADJSCC, PerceptualJSCC, build_model
+
+    m = ADJSCC("1/12", width=8)
+    p = PerceptualJSCC("1/48", width=8, res_blocks=1)
+    img = torch.rand(1, 3, 16, 16)
+    return [
+        ("cbr", lambda: ADJSCC("1/100", width=8)),
+        ("x must", lambda: m(torch.rand(3, 8, 8), 10.0)),
+        ("x must", lambda: m(torch.zeros(1, 3, 8, 8, dtype=torch.int64), 10.0)),
+        ("x is an empty batch", lambda: m(torch.rand(0, 3, 8, 8), 10.0)),
+        ("x contains NaN", lambda: m(torch.full((1, 3, 8, 8), float("nan")), 10.0)),
+        ("snr_db", lambda: m(img, float("nan"))),
+        ("snr_db", lambda: m(img, torch.zeros(3))),
+        ("y must", lambda: m.decode(torch.zeros(1, 5, dtype=torch.complex64), 10.0, size=(8, 8))),
+        ("beta", lambda: p(img, 10.0, beta=2.0)),
+        ("beta", lambda: p(img, 10.0, beta=float("nan"))),
+        ("unknown model", lambda: build_model("transformer")),
+        ("codec", lambda: baselines.separate_transmit(img, codec="png")),
+        ("cbr", lambda: baselines.separate_transmit(img, cbr=0)),
+        ("cbr", lambda: baselines.separate_transmit(img, cbr=float("inf"))),
+        ("snr_db", lambda: baselines.separate_transmit(img, snr_db=float("nan"))),
+        ("channel_code", lambda: baselines.separate_transmit(img, channel_code="turbo")),
+        ("mcs", lambda: baselines.separate_transmit(img, channel_code="ldpc", mcs="bpsk-1/9")),
+        ("metrics", lambda: metrics.evaluate(img, img, metrics=("foo",))),
+        ("snrs_db", lambda: evaluate.sweep(m, img, [float("nan")])),
+        ("reference", lambda: evaluate.bandwidth_saving([0.1], {1 / 48: [0.2]}, metric="lpips", cbr=1 / 48)),
+        ("no pretrained checkpoint", lambda: pretrained.load("nope")),
+        ("crop", lambda: widgets.Explorer(images={"a": img}, models={}, crop=0, separate=False)),
+        ("images", lambda: widgets.Explorer(images={}, models={})),
+    ]
+
+
+def test_models_baselines_evaluate_pretrained_widgets_name_the_bad_argument():
+    for expected, fn in _model_cases():
+        out = check(fn, names=(expected,))
+        assert isinstance(out, Exception), f"no error for a case expecting {expected!r}"
+    TRIED["cases"] += 1
+    with pytest.raises(FileNotFoundError, match="no checkpoint file"):
+        from jscc_lab.pretrained import load_checkpoint
+
+        load_checkpoint("/nonexistent/model.pt")
+
+
+@FAST
+@given(h=st.integers(1, 40), w=st.integers(1, 40), n=st.integers(1, 2))
+def test_models_take_any_image_size(h, w, n):
+    from jscc_lab.models import ADJSCC
+
+    model = _tiny_adjscc()
+    x = torch.rand(n, 3, h, w)
+    out = check(model, x, 10.0, names=("x",))
+    assert isinstance(out, torch.Tensor) and out.shape == x.shape
+    assert isinstance(model, ADJSCC)
+
+
+_TINY = {}
+
+
+def _tiny_adjscc():
+    from jscc_lab.models import ADJSCC
+
+    if "m" not in _TINY:
+        _TINY["m"] = ADJSCC("1/96", width=4).eval()
+    return _TINY["m"]
+
+
 def test_zz_report_case_count(capsys):
     with capsys.disabled():
         print(f"\n[bad-input suite] {TRIED['cases']} cases tried across channels, data, metrics, "
-              "user_study (hypothesis examples included)")
+              "user_study, models, baselines, evaluate, pretrained, widgets (hypothesis examples included)")
     assert TRIED["cases"] > 200

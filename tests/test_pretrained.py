@@ -56,7 +56,7 @@ def test_registry_round_trip_and_hash_check(tmp_path):
     (tmp_path / "tiny.pt").write_bytes(bytes(data))
     with pytest.raises(CheckpointError, match="SHA-256"):
         pretrained.load("adjscc-test-cbr1_48", root=tmp_path)
-    with pytest.raises(KeyError, match="available"):
+    with pytest.raises(ValueError, match="available"):
         pretrained.load("nope", root=tmp_path)
 
 

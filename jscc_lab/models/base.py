@@ -74,6 +74,10 @@ class JSCCModel(nn.Module):
             )
         if x.is_complex() or not x.is_floating_point():
             raise TypeError(f"x must be a real floating-point tensor in [0, 1], got {x.dtype}")
+        if x.shape[0] == 0:
+            raise ValueError("x is an empty batch (N = 0); give at least one image")
+        if not torch.isfinite(x).all():
+            raise ValueError("x contains NaN or infinite values; images must lie in [0, 1]")
 
     # ---- the contract ----------------------------------------------------------------------
 
