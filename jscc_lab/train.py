@@ -230,6 +230,28 @@ def _umask() -> int:
     return mask
 
 
+def check_output_dir(out_dir, model: nn.Module | None = None) -> None:
+    """Fail before training, with a clear message, if checkpoints cannot be written to ``out_dir``:
+    not creatable, not writable, or with less free space than about three checkpoints need."""
+    import shutil
+
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        raise OSError(f"cannot write checkpoints to out_dir={out_dir} ({err.strerror or err}); "
+                      "choose a writable folder with --set out_dir=PATH") from err
+    if model is not None:
+        # weights + two Adam moments, in float32, plus slack for the atomic temp copy
+        need = 3 * 4 * sum(p.numel() for p in model.parameters()) * 3 + (16 << 20)
+        free = shutil.disk_usage(out_dir).free
+        if free < need:
+            raise OSError(f"only {free / 2**20:.0f} MiB free in out_dir={out_dir}, checkpoints need "
+                          f"about {need / 2**20:.0f} MiB; free space or choose another out_dir")
+
+
 def save_checkpoint(checkpoint: dict, path) -> Path:
     """``torch.save`` ``checkpoint`` atomically: a temp file in the same folder, then rename.
 
@@ -594,6 +616,8 @@ class Trainer:
         out = c.output_dir
         main = self.rank == 0
         last_path = out / "last.pt"
+        if main:
+            check_output_dir(out, self.model)
         if resume and last_path.is_file():
             from .pretrained import load_checkpoint
 

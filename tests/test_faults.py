@@ -77,3 +77,24 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(config):
     assert final["step"] == STEPS
     for key, value in expected["state_dict"].items():
         torch.testing.assert_close(final["state_dict"][key], value, rtol=1e-4, atol=1e-5)
+
+
+def test_unwritable_or_full_checkpoint_folder_fails_before_training(config, monkeypatch):
+    import shutil
+
+    from jscc_lab.train import Trainer
+
+    make, root = config
+    blocker = root / "a-file"
+    blocker.write_text("not a folder")
+    trainer = Trainer(make(blocker / "out"), progress=False)
+    with pytest.raises(OSError, match="cannot write checkpoints to out_dir"):
+        trainer.fit()
+    assert trainer.step == 0
+
+    usage = shutil.disk_usage(root)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=1024))
+    trainer = Trainer(make(root / "full"), progress=False)
+    with pytest.raises(OSError, match="MiB free in out_dir"):
+        trainer.fit()
+    assert trainer.step == 0
