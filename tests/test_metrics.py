@@ -321,3 +321,14 @@ def test_gradients_flow_to_the_reconstruction(make, generator):
         stepped = (x_hat - 0.01 * x_hat.grad / x_hat.grad.abs().max()).clamp(0, 1)
         assert metric(x, stepped).mean() < loss
         assert metric(x, x_hat).grad_fn is None
+
+
+def test_tampered_offline_weights_are_refused(tmp_path, monkeypatch):
+    from jscc_lab.metrics import backbones
+
+    (tmp_path / "weights").mkdir()
+    torch.save({"features.0.weight": torch.zeros(1)}, tmp_path / "weights" / "alexnet_features.pth")
+    monkeypatch.setenv("JSCC_LAB_DATA", str(tmp_path))
+    monkeypatch.setenv("JSCC_LAB_OFFLINE", "1")
+    with pytest.raises(backbones.BackboneWeightsMissing, match="SHA-256"):
+        backbones.backbone_features("alexnet")

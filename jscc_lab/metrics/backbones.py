@@ -26,6 +26,13 @@ from .. import settings
 #: offline file name under ``$JSCC_LAB_DATA/weights`` for each backbone
 OFFLINE_FILES = {"alexnet": "alexnet_features.pth", "vgg16": "vgg16_features.pth"}
 
+#: SHA-256 of the offline copies (torchvision's ImageNet convolution weights, converted once; see
+#: the README beside them): a file that does not match is refused, never silently used
+OFFLINE_SHA256 = {
+    "alexnet": "1454cf628f565bb39c929b4ab19c33d8c662292055b946c48daaeb6ccaf8811d",
+    "vgg16": "c6202c684b82fdf2f7007873bcf40b1238e1565f688e2e541c96d8090c79c130",
+}
+
 
 class BackboneWeightsMissing(FileNotFoundError):
     """The ImageNet weights of a metric's backbone are neither on disk nor downloadable."""
@@ -83,6 +90,15 @@ def backbone_features(arch: str) -> tuple[dict[str, torch.Tensor], str]:
     """
     local = offline_weights_path(arch)
     if local.is_file():
+        from ..data import sha256_of
+
+        digest = sha256_of(local)
+        if digest != OFFLINE_SHA256[arch]:
+            raise BackboneWeightsMissing(
+                f"{local} has SHA-256 {digest}, not the pinned {OFFLINE_SHA256[arch]} of the "
+                f"ImageNet {arch} weights: replace it with a verified copy (or remove it to let "
+                "torchvision download the weights)"
+            )
         state = torch.load(local, map_location="cpu", weights_only=True)
         return _features_only(state, arch, local), str(local)
     cached = torch_cache_path(arch)
