@@ -101,6 +101,13 @@ class JSCCModel(nn.Module):
         most recent :meth:`encode`. ``snr_db`` as in :meth:`encode`.
         """
         size = size or self._last_size
+        z = self.received_latent(y, size)
+        snr = snr_tensor(self.default_snr_db if snr_db is None else snr_db, y.shape[0], y.device)
+        return crop_to(self.decoder(z, snr), size)
+
+    def received_latent(self, y: torch.Tensor, size: tuple[int, int] | None = None) -> torch.Tensor:
+        """Received symbols ``(N, k)`` -> real latent ``(N, C, h, w)`` for an image of ``size``."""
+        size = size or self._last_size
         if size is None:
             raise ValueError("decode needs size=(H, W) of the image (no encode() call to take it from)")
         c, h, w = self.latent_shape(*size)
@@ -109,9 +116,7 @@ class JSCCModel(nn.Module):
                 f"y must have shape (N, {c * h * w // 2}) for a {size[0]}x{size[1]} image, "
                 f"got {tuple(y.shape)}"
             )
-        snr = snr_tensor(self.default_snr_db if snr_db is None else snr_db, y.shape[0], y.device)
-        z = complex_to_real(y).reshape(y.shape[0], c, h, w)
-        return crop_to(self.decoder(z, snr), size)
+        return complex_to_real(y).reshape(y.shape[0], c, h, w)
 
     def forward(self, x: torch.Tensor, snr_db, generator=None) -> torch.Tensor:
         """``encode`` -> ``channel(s, snr_db, generator)`` -> ``decode``; returns ``x_hat``."""

@@ -36,7 +36,6 @@ import numbers
 import torch
 from torch import nn
 
-from ..channels import complex_to_real
 from ..channels import latent_channels as _latent_channels
 from .adjscc import ADJSCCEncoder
 from .base import JSCCModel
@@ -203,18 +202,6 @@ class PerceptualJSCC(JSCCModel):
     def generator(self) -> PerceptualGenerator:
         """The receiver's network (an alias of ``decoder``)."""
         return self.decoder
-
-    def received_latent(self, y: torch.Tensor, size: tuple[int, int] | None = None) -> torch.Tensor:
-        """Received symbols ``(N, k)`` -> real latent ``(N, C, h, w)`` for an image of ``size``."""
-        size = size or self._last_size
-        if size is None:
-            raise ValueError("decode needs size=(H, W) of the image (no encode() call to take it from)")
-        c, h, w = self.latent_shape(*size)
-        if y.ndim != 2 or y.shape[1] * 2 != c * h * w:
-            raise ValueError(
-                f"y must have shape (N, {c * h * w // 2}) for a {size[0]}x{size[1]} image, got {tuple(y.shape)}"
-            )
-        return complex_to_real(y).reshape(y.shape[0], c, h, w)
 
     def generate(self, z: torch.Tensor, snr_db, beta=None) -> torch.Tensor:
         """Generator on a received latent ``(N, C, h, w)`` -> padded image ``(N, 3, 4h, 4w)``."""
