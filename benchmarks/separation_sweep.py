@@ -5,9 +5,8 @@ Sweeps SNR {0, 5, 10, 15, 20} dB x CBR {1/96, 1/48, 1/24, 1/12} over AWGN for
 * ``hevc+capacity``: the codec at the Shannon-capacity budget ``k log2(1 + SNR)`` (the bound);
 * ``hevc+ldpc``: the codec over Sionna 5G LDPC + QAM with the best MCS per image and SNR,
 
-and reports mean PSNR, MS-SSIM, LPIPS, DISTS (whatever ``jscc_lab.metrics.evaluate`` offers;
-PSNR only without it), failures (scored as a grey image, never dropped) and wall time, as markdown
-tables, plus a JSON (every row, per-image values) and a CSV (mean rows) of the results.
+and reports mean PSNR, MS-SSIM, LPIPS, DISTS, failures (scored as a grey image, never dropped)
+and wall time, as markdown tables, plus a JSON (every row, per-image values) and a CSV (mean rows) of the results.
 
 Run (the offline data folder holds Kodak and the LPIPS / DISTS backbone weights)::
 
@@ -22,7 +21,6 @@ import argparse
 import csv
 import hashlib
 import json
-import sys
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -41,19 +39,17 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "separation_sweep.js
 
 
 def available_metrics(requested=None) -> tuple[str, ...]:
-    """The metrics to report: ``requested`` or the package's defaults; PSNR only without evaluate."""
-    if not hasattr(jscc_metrics, "evaluate"):
-        print("jscc_lab.metrics.evaluate not found: reporting PSNR only", file=sys.stderr)
-        return ("psnr",)
-    if requested:
-        return tuple(requested)
-    return tuple(getattr(jscc_metrics, "DEFAULT_METRICS", ("psnr",)))
+    """The metrics to report: ``requested`` or the package's defaults."""
+    return tuple(requested) if requested else jscc_metrics.DEFAULT_METRICS
 
 
 def make_scorer(names):
-    """``(x, x_hat) -> {name: (1,)}``, memoised on the pixels: failed images (grey) and repeated
-    reconstructions (the same MCS at several SNRs) are scored once."""
+    """``(x, x_hat) -> {name: (1,)}``: a :class:`jscc_lab.metrics.Scorer` (each original's
+    backbone features computed once; room for all 24 full-size Kodak images), memoised on the
+    pixels so failed images (grey) and repeated reconstructions (the same MCS at several SNRs)
+    are scored once."""
     memo: dict = {}
+    scorer = jscc_metrics.Scorer(names, max_bytes=8 * 2**30)
 
     def digest(t):
         u8 = (t.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).numpy()
@@ -62,10 +58,7 @@ def make_scorer(names):
     def score(x, x_hat):
         key = (digest(x), digest(x_hat))
         if key not in memo:
-            if names == ("psnr",) and not hasattr(jscc_metrics, "evaluate"):
-                memo[key] = {"psnr": jscc_metrics.psnr(x, x_hat)}
-            else:
-                memo[key] = jscc_metrics.evaluate(x, x_hat, metrics=names)
+            memo[key] = scorer(x, x_hat)
         return memo[key]
 
     return score

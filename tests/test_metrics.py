@@ -16,6 +16,7 @@ from jscc_lab.metrics import (
     DISTS,
     LPIPS,
     BackboneWeightsMissing,
+    Scorer,
     _cache,
     backbones,
     evaluate,
@@ -167,6 +168,42 @@ def test_evaluate(kodak_crops, data_root):
     assert torch.allclose(mixed["psnr"][:2], scores["psnr"][:2])
     table = markdown_table({"blur 2": scores})
     assert "psnr ↑" in table and "lpips ↓" in table and f"{scores['psnr'].mean():.2f}" in table
+
+
+def test_feature_split_equals_the_reference_packages(kodak_crops):
+    """Our features/from_features path is the lpips and DISTS_pytorch forward, to round-off."""
+    x, x_hat = kodak_crops, gaussian_noise(kodak_crops, 0.1, generator=0)
+    for net in ("alex", "vgg"):
+        metric = LPIPS(net)
+        package = metric._network("cpu")(x, x_hat, normalize=True).reshape(-1)
+        assert torch.allclose(metric(x, x_hat), package, atol=1e-6)
+    metric = DISTS()
+    assert torch.allclose(metric(x, x_hat), metric._network("cpu")(x, x_hat).reshape(-1), atol=1e-6)
+
+
+def test_scorer_equals_evaluate_and_reuses_the_reference(kodak_crops):
+    x = kodak_crops[:2]
+    names = ("psnr", "ms_ssim", "lpips", "dists")
+    score = Scorer(names)
+    for sigma in (0.02, 0.1):
+        x_hat = gaussian_noise(x, sigma, generator=1)
+        got, want = score(x.clone(), x_hat), evaluate(x, x_hat, metrics=names)
+        assert list(got) == list(names)
+        for name in names:
+            assert torch.allclose(got[name], want[name], atol=1e-5), name
+    assert (score.misses, score.hits) == (1, 1)  # recognised by content, not by object
+    score(x[:1], x[:1])
+    assert score.misses == 2
+    tiny = Scorer(("lpips",), max_bytes=0)  # keeps nothing: every call recomputes
+    tiny(x, x)
+    tiny(x, x)
+    assert (tiny.misses, tiny.hits) == (2, 0)
+    with pytest.raises(ValueError, match="metrics"):
+        Scorer(("psnr", "fid"))
+    with pytest.raises(ValueError, match="max_bytes"):
+        Scorer(("psnr",), max_bytes=-1)
+    with pytest.raises(ValueError, match="x_hat"):
+        score(x, x[..., :64, :64])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ metric             better      notes
 :class:`LPIPS`     lower       ``[0, ~1]``, ``"alex"`` (evaluation) or ``"vgg"`` (loss)
 :class:`DISTS`     lower       ``[0, 1]``, VGG16 structure + texture
 :func:`evaluate`               several of them at once, batched, on lists of images
+:class:`Scorer`                many reconstructions of one original, its features computed once
 =================  ==========  =====================================================
 
 LPIPS and DISTS need ImageNet backbone weights: ``$JSCC_LAB_DATA/weights`` first, then
@@ -31,7 +32,7 @@ Example
 
 from .backbones import BackboneWeightsMissing, backbone_features
 from .dists_metric import DISTS
-from .evaluation import DEFAULT_METRICS, METRICS, evaluate, higher_is_better, markdown_table
+from .evaluation import DEFAULT_METRICS, METRICS, Scorer, evaluate, higher_is_better, markdown_table
 from .lpips_metric import LPIPS
 from .pixel import psnr
 from .structural import MS_SSIM_MIN_SIDE, luma, ms_ssim, ssim
@@ -44,6 +45,7 @@ __all__ = [
     "LPIPS",
     "DISTS",
     "evaluate",
+    "Scorer",
     "higher_is_better",
     "markdown_table",
     "METRICS",

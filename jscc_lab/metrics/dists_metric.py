@@ -79,13 +79,35 @@ class DISTS(nn.Module):
     def _network(self, device) -> nn.Module:
         return _cache.cached_network(self.kind, device, _build)
 
-    def forward(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
-        check_pair(x, x_hat)
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """VGG16 feature maps of ``x`` ``(N, 3, H, W)`` in ``[0, 1]`` (the image itself first),
+        as DISTS compares them; compute once per reference (see :class:`~jscc_lab.metrics.Scorer`)."""
         if min(x.shape[-2:]) < 32:
             raise ValueError(f"DISTS needs images of at least 32x32 pixels, got {tuple(x.shape[-2:])}")
-        network = self._network(x.device)
-        grad = torch.is_grad_enabled() and (x.requires_grad or x_hat.requires_grad)
-        return network(x.float(), x_hat.float(), require_grad=grad).reshape(-1)
+        return self._network(x.device).forward_once(x.float())
+
+    def from_features(self, fx: list[torch.Tensor], fy: list[torch.Tensor]) -> torch.Tensor:
+        """The distance ``(N,)`` between two :meth:`features` results: one minus the
+        alpha/beta-weighted sum of texture (mean) and structure (covariance) similarities."""
+        network = self._network(fx[0].device)
+        total = network.alpha.sum() + network.beta.sum()
+        alphas = torch.split(network.alpha / total, network.chns, dim=1)
+        betas = torch.split(network.beta / total, network.chns, dim=1)
+        c1 = c2 = 1e-6
+        similarity = 0.0
+        for a, b, alpha, beta in zip(fx, fy, alphas, betas):
+            a_mean, b_mean = a.mean([2, 3], keepdim=True), b.mean([2, 3], keepdim=True)
+            texture = (2 * a_mean * b_mean + c1) / (a_mean**2 + b_mean**2 + c1)
+            a_var = ((a - a_mean) ** 2).mean([2, 3], keepdim=True)
+            b_var = ((b - b_mean) ** 2).mean([2, 3], keepdim=True)
+            covariance = (a * b).mean([2, 3], keepdim=True) - a_mean * b_mean
+            structure = (2 * covariance + c2) / (a_var + b_var + c2)
+            similarity = similarity + (alpha * texture).sum(1) + (beta * structure).sum(1)
+        return (1 - similarity).reshape(-1)
+
+    def forward(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        check_pair(x, x_hat)
+        return self.from_features(self.features(x), self.features(x_hat))
 
     def extra_repr(self) -> str:
         return f"weights={self.weights_source}"

@@ -79,15 +79,30 @@ class LPIPS(nn.Module):
     def _network(self, device) -> nn.Module:
         return _cache.cached_network(self.kind, device, lambda: _build(self.net))
 
-    def forward(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
-        check_pair(x, x_hat)
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Unit-normalised backbone features of ``x`` ``(N, 3, H, W)`` in ``[0, 1]``: one
+        ``(N, C_l, H_l, W_l)`` tensor per layer. Compute them once for a reference that many
+        reconstructions are compared with (:class:`~jscc_lab.metrics.Scorer` does)."""
         side = _MIN_SIDE[self.net]
         if min(x.shape[-2:]) < side:
             raise ValueError(
                 f"LPIPS({self.net!r}) needs images of at least {side}x{side} pixels, got {tuple(x.shape[-2:])}"
             )
+        import lpips
+
         network = self._network(x.device)
-        return network(x.float(), x_hat.float(), normalize=True).reshape(-1)
+        outs = network.net(network.scaling_layer(2 * x.float() - 1))
+        return [lpips.normalize_tensor(o) for o in outs]
+
+    def from_features(self, fx: list[torch.Tensor], fy: list[torch.Tensor]) -> torch.Tensor:
+        """The distance ``(N,)`` between two :meth:`features` results (same device and sizes)."""
+        network = self._network(fx[0].device)
+        layers = (lin((a - b) ** 2).mean([2, 3]) for lin, a, b in zip(network.lins, fx, fy))
+        return sum(layers).reshape(-1)
+
+    def forward(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        check_pair(x, x_hat)
+        return self.from_features(self.features(x), self.features(x_hat))
 
     def extra_repr(self) -> str:
         return f"net={self.net!r}, weights={self.weights_source}"
