@@ -7,9 +7,14 @@ attributes, so a test (or a lecturer's script) can drive the same callbacks a cl
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import io
+import threading
 import time
+import weakref
 from pathlib import Path
+from typing import NamedTuple
 
 import ipywidgets as widgets
 import torch
@@ -172,14 +177,124 @@ def default_images() -> dict:
     return images
 
 
+_PREFETCHERS: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_prefetchers() -> None:
+    for prefetcher in list(_PREFETCHERS):
+        prefetcher.stop()
+
+
+class _Prefetcher:
+    """One daemon thread that computes what the user will probably ask for next (the
+    neighbouring slider positions) while they look at the current view.
+
+    ``compute(key)`` does the work and caches it. The thread stands aside while the foreground
+    computes (it checks between tasks), a new :meth:`plan` replaces the queue, and the foreground
+    :meth:`wait_for` a key being computed instead of computing it twice. A failure in the
+    background is kept in ``errors``; the foreground recomputes that key and raises there.
+    """
+
+    def __init__(self, compute):
+        self._compute = compute
+        self._cond = threading.Condition()
+        self._todo: list = []
+        self._running: dict = {}
+        self._foreground = 0
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+        self.errors: list = []
+        _PREFETCHERS.add(self)
+
+    def plan(self, keys) -> None:
+        """Replace the queue with ``keys`` (most likely first)."""
+        with self._cond:
+            if self._stopped:
+                return
+            self._todo = list(keys)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="explorer-prefetch", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def foreground(self):
+        """While inside, the background thread starts no new task."""
+        with self._cond:
+            self._foreground += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._foreground -= 1
+                self._cond.notify_all()
+
+    def wait_for(self, key) -> None:
+        """Block until the background thread has finished ``key`` if it is computing it."""
+        with self._cond:
+            done = self._running.get(key)
+        if done is not None:
+            done.wait()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until the queue is empty and nothing runs; ``False`` on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._todo and not self._running, timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Drop the queue and wait for the task in hand (at interpreter exit, so that no torch
+        call is cut off midway)."""
+        with self._cond:
+            self._todo = []
+            self._stopped = True
+            self._cond.notify_all()
+        self.join(timeout)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: (self._todo and not self._foreground) or self._stopped)
+                if self._stopped:
+                    return
+                key = self._todo.pop(0)
+                done = self._running[key] = threading.Event()
+            try:
+                self._compute(key)
+            except Exception as error:  # noqa: BLE001  (re-raised by the foreground's own call)
+                self.errors.append((key, error))
+            finally:
+                with self._cond:
+                    del self._running[key]
+                    done.set()
+                    self._cond.notify_all()
+
+
+class _View(NamedTuple):
+    """Everything a panel depends on: the explorer's controls, frozen."""
+
+    image: str
+    image_id: int
+    side: int
+    cbr: float
+    snr: float
+    channel: str
+    beta: float
+    zoom: bool
+
+
 class Explorer:
     """Side-by-side explorer: original, PSNR-optimised deep JSCC, perceptual deep JSCC and
     separate coding (HEVC-intra + capacity-achieving code), with live PSNR / LPIPS (and DISTS).
 
     Controls: image (or an uploaded one), SNR (dB), CBR (those with shipped checkpoints), realism
-    beta (perceptual model), channel (AWGN / Rayleigh block fading), zoom. Work is cached per
-    (system, image, CBR, SNR, channel, beta), noise is seeded per SNR, and a slider fires on
-    release, so moving back to a setting redraws instantly.
+    beta (perceptual model), channel (AWGN / Rayleigh block fading), zoom. Sliders fire on
+    release. Each panel (reconstruction, PNGs and metrics) is cached per (system, image, CBR,
+    SNR, channel, beta) with noise seeded per SNR, so moving back to a setting redraws at once;
+    a control redraws only the panels it affects, the original's LPIPS/DISTS features are
+    computed once per image, and with ``prefetch=True`` a background thread computes the
+    neighbouring SNR and beta positions (nearest first) while the user looks, so a slider step
+    usually finds its panels ready. ``status`` shows "computing…" while the foreground works.
 
     Parameters
     ----------
@@ -187,13 +302,14 @@ class Explorer:
     models : ``{("psnr" | "perceptual", cbr): model}``; default: every shipped AWGN checkpoint
     crop : side of the centre crop shown (smaller is faster)
     metrics : metrics shown under each image (``"dists"`` is slower on a CPU)
+    prefetch : compute neighbouring slider positions in the background
     """
 
     SNR_RANGE = (0.0, 20.0)
 
     def __init__(self, images=None, models=None, crop: int = 256, metrics=("psnr", "lpips"),
-                 seed: int = 0, separate: bool = True):
-        from . import metrics as metric_module
+                 seed: int = 0, separate: bool = True, prefetch: bool = True):
+        from .metrics import Scorer
 
         self.images = dict(images) if images is not None else default_images()
         if not self.images:
@@ -203,8 +319,10 @@ class Explorer:
             raise ValueError(f"crop must be an int >= 8 (pixels), got {crop!r}")
         self.crop, self.seed, self.separate = crop, seed, separate
         self.metric_names = tuple(metrics)
-        self._metric = metric_module
+        self._scorer = Scorer(self.metric_names, max_bytes=2**28)
         self._cache: dict = {}
+        self._lock = threading.Lock()
+        self._prefetcher = _Prefetcher(self._compute_panel) if prefetch else None
         cbrs = sorted({cbr for _, cbr in self.models}) or [1 / 48]
         # start where the most systems have a checkpoint (the perceptual model's CBR)
         start = max(cbrs, key=lambda c: sum(cbr == c for _, cbr in self.models))
@@ -229,13 +347,16 @@ class Explorer:
         names = ["original", "PSNR deep JSCC", "perceptual deep JSCC"]
         names += ["HEVC + capacity"] if separate else []
         for name in names:
-            self.panels[name] = (widgets.Image(format="png"), widgets.Image(format="png"), widgets.HTML())
+            detail = widgets.Image(format="png")
+            detail.add_class("jscc-lab-pixelated")  # the x4 zoom is done by the browser
+            self.panels[name] = (widgets.Image(format="png"), detail, widgets.HTML())
         for control in (self.image_choice, self.snr, self.cbr, self.beta, self.channel_choice, self.zoom):
             control.observe(self.update, names="value")
         self.upload.observe(self._on_upload, names="value")
         columns = [widgets.VBox([widgets.HTML(f"<b>{name}</b>"), img, zoom, text])
                    for name, (img, zoom, text) in self.panels.items()]
         self.widget = widgets.VBox([
+            widgets.HTML("<style>.jscc-lab-pixelated { image-rendering: pixelated; }</style>"),
             widgets.HBox([self.image_choice, self.upload, self.channel_choice]),
             widgets.HBox([self.snr, self.cbr, self.beta, self.zoom]),
             self.status, widgets.HBox(columns),
@@ -270,100 +391,160 @@ class Explorer:
         self.image_choice.options = list(self.images)
         self.image_choice.value = list(self.images)[-1]
 
-    def _view(self) -> torch.Tensor:
-        from .data import center_crop
-
-        name = self.image_choice.value
-        x = self.images[name]
-        side = min(self.crop, *x.shape[-2:])
-        return self._cached(("view", name, id(x), side), lambda: center_crop(x, side).contiguous())
-
-    def _channel(self):
-        from .channels import AWGN, RayleighFading
-
-        return AWGN() if self.channel_choice.value == "AWGN" else RayleighFading("block")
+    def view(self) -> _View:
+        """The current settings of every control."""
+        x = self.images[self.image_choice.value]
+        return _View(self.image_choice.value, id(x), min(self.crop, *x.shape[-2:]), self.cbr.value,
+                     float(self.snr.value), self.channel_choice.value, float(self.beta.value),
+                     bool(self.zoom.value))
 
     def _cached(self, key, compute):
-        if key not in self._cache:
-            if len(self._cache) > 512:
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        value = compute()
+        with self._lock:
+            while len(self._cache) > 1024:
                 self._cache.pop(next(iter(self._cache)))
-            self._cache[key] = compute()
-        return self._cache[key]
+            return self._cache.setdefault(key, value)
 
-    @torch.inference_mode()
-    def reconstruct(self, system: str) -> torch.Tensor | None:
-        """The current reconstruction of ``system`` (a panel name), or ``None`` if unavailable."""
-        x, cbr, snr = self._view(), self.cbr.value, float(self.snr.value)
-        channel_name = self.channel_choice.value
-        base = (self.image_choice.value, x.shape, cbr, snr, channel_name)
-        generator = torch.Generator().manual_seed(self.seed * 1000 + int(snr * 10))
+    def _image(self, view: _View) -> torch.Tensor:
+        from .data import center_crop
+
+        x = self.images[view.image]
+        return self._cached(("view", view.image, view.image_id, view.side),
+                            lambda: center_crop(x, view.side).contiguous())
+
+    @staticmethod
+    def _channel(name: str):
+        from .channels import AWGN, RayleighFading
+
+        return AWGN() if name == "AWGN" else RayleighFading("block")
+
+    def reconstruct(self, system: str, view: _View | None = None) -> torch.Tensor | None:
+        """The reconstruction of ``system`` (a panel name) at ``view`` (default: the current
+        controls), or ``None`` without a checkpoint for it."""
+        view = self.view() if view is None else view
+        x, cbr, snr = self._image(view), view.cbr, view.snr
+        base = (view.image, view.image_id, view.side, cbr, snr, view.channel)
         if system == "original":
             return x
+
+        def generator():
+            return torch.Generator().manual_seed(self.seed * 1000 + int(snr * 10))
+
         if system == "HEVC + capacity":
             from .baselines import separate_transmit
 
-            def run():
-                return separate_transmit(x, codec="hevc", cbr=cbr, snr_db=snr,
-                                         channel=self._channel(), channel_code="capacity",
-                                         generator=generator).x_hat
-            return self._cached(("separate",) + base, run)
+            return self._cached(("separate",) + base, lambda: separate_transmit(
+                x, codec="hevc", cbr=cbr, snr_db=snr, channel=self._channel(view.channel),
+                channel_code="capacity", generator=generator()).x_hat)
         kind = "psnr" if system.startswith("PSNR") else "perceptual"
         model = self.models.get((kind, cbr))
         if model is None:
             return None
-        s = self._cached((kind, "s") + base[:4], lambda: model.encode(x, snr))
-        y = self._cached((kind, "y") + base, lambda: self._channel()(s, snr, generator=generator))
-        if kind == "perceptual":
-            beta = float(self.beta.value)
-            return self._cached((kind, "x", beta) + base,
-                                lambda: model.decode(y, snr, size=tuple(x.shape[-2:]), beta=beta))
-        return self._cached((kind, "x") + base, lambda: model.decode(y, snr, size=tuple(x.shape[-2:])))
+        with torch.inference_mode():
+            s = self._cached((kind, "s") + base[:5], lambda: model.encode(x, snr))
+            y = self._cached((kind, "y") + base,
+                             lambda: self._channel(view.channel)(s, snr, generator=generator()))
+            if kind == "perceptual":
+                return self._cached((kind, "x", view.beta) + base, lambda: model.decode(
+                    y, snr, size=tuple(x.shape[-2:]), beta=view.beta))
+            return self._cached((kind, "x") + base, lambda: model.decode(y, snr, size=tuple(x.shape[-2:])))
 
     def _scores(self, x, x_hat) -> str:
-        values = self._metric.evaluate(x, x_hat, metrics=self.metric_names)
+        values = self._scorer(x, x_hat)
         return " · ".join(f"{k.upper()} {v.item():.3f}" if k != "psnr" else f"PSNR {v.item():.2f} dB"
                           for k, v in values.items())
 
-    def _render(self, name: str, x: torch.Tensor, x_hat: torch.Tensor) -> tuple[bytes, bytes, str]:
-        """PNG, zoom PNG and metric text of one panel; cached with the reconstruction itself."""
-        key = ("render", id(x_hat), bool(self.zoom.value), self.metric_names)
-        if key in self._cache:
-            return self._cache[key][1]
-        h, w = x_hat.shape[-2:]
-        zoom = b""
-        if self.zoom.value:
-            part = x_hat[..., h // 2 - h // 8: h // 2 + h // 8, w // 2 - w // 8: w // 2 + w // 8]
-            zoom = png_bytes(torch.nn.functional.interpolate(part, scale_factor=4, mode="nearest"))
-        text = "" if name == "original" else self._scores(x, x_hat)
-        # keep x_hat alive with its rendering so that id() stays unique while cached
-        self._cached(key, lambda: (x_hat, (png_bytes(x_hat), zoom, text)))
-        return self._cache[key][1]
+    def _panel_key(self, name: str, view: _View) -> tuple:
+        """What panel ``name`` depends on: beta matters to the perceptual panel only, SNR and
+        channel not to the original."""
+        if name == "original":
+            view = view._replace(snr=0.0, channel="", beta=0.0, cbr=0.0)
+        elif name != "perceptual deep JSCC":
+            view = view._replace(beta=0.0)
+        return ("panel", name, view)
+
+    def _compute_panel(self, key) -> tuple[bytes, bytes, str] | None:
+        """PNG, zoom PNG and metric text of one panel (``None`` without a checkpoint); cached."""
+        _, name, view = key
+
+        def render():
+            x_hat = self.reconstruct(name, view)
+            if x_hat is None:
+                return None
+            h, w = x_hat.shape[-2:]
+            zoom = b""
+            if view.zoom:
+                zoom = png_bytes(x_hat[..., h // 2 - h // 8: h // 2 + h // 8, w // 2 - w // 8: w // 2 + w // 8])
+            text = "" if name == "original" else self._scores(self._image(view), x_hat)
+            return png_bytes(x_hat), zoom, text
+
+        return self._cached(key, render)
+
+    def _panel(self, name: str, view: _View):
+        key = self._panel_key(name, view)
+        if self._prefetcher is not None:
+            self._prefetcher.wait_for(key)
+        return self._compute_panel(key)
+
+    def _neighbours(self, view: _View) -> list:
+        """Panel keys to prefetch, nearest slider positions first: SNR steps up and down
+        (every panel but the original), beta steps (perceptual panel), the other channel."""
+        low, high = self.SNR_RANGE
+        step, beta_step = float(self.snr.step), float(self.beta.step)
+        systems = [n for n in self.panels if n != "original"]
+        keys = []
+        for distance in range(1, round((high - low) / step) + 1):
+            for snr in (view.snr + distance * step, view.snr - distance * step):
+                if low <= snr <= high:
+                    keys += [self._panel_key(n, view._replace(snr=snr)) for n in systems]
+            for beta in (view.beta + distance * beta_step, view.beta - distance * beta_step):
+                if -1e-9 <= beta <= 1 + 1e-9 and "perceptual deep JSCC" in self.panels:
+                    keys.append(self._panel_key("perceptual deep JSCC", view._replace(beta=round(beta, 6))))
+        other = [c for c in self.channel_choice.options if c != view.channel]
+        keys += [self._panel_key(n, view._replace(channel=c)) for c in other for n in systems]
+        with self._lock:
+            return [k for k in keys if k not in self._cache]
+
+    def wait_prefetched(self, timeout: float | None = None) -> bool:
+        """Block until the background thread has computed every planned neighbour (benchmarks,
+        tests); ``True`` at once without prefetching."""
+        return True if self._prefetcher is None else self._prefetcher.join(timeout)
 
     def update(self, change=None) -> None:
-        """Recompute what the controls changed and redraw every panel."""
+        """Redraw the panels the controls changed, then plan the neighbours' prefetch."""
         self.status.value = "computing…"
         started = time.perf_counter()
-        x = self._view()
-        for name, (img, zoom, text) in self.panels.items():
-            x_hat = self.reconstruct(name)
-            if x_hat is None:
-                img.value, zoom.value = b"", b""
-                img.layout.display = zoom.layout.display = "none"
-                text.value = f"<i>no shipped checkpoint at CBR {_cbr_label(self.cbr.value)}</i>"
-                continue
-            picture, detail, scores = self._render(name, x, x_hat)
-            img.layout.display = ""
-            zoom.layout.display = "" if detail else "none"
-            if img.value != picture:
-                img.value = picture
-            if zoom.value != detail:
-                zoom.value = detail
-            text.value = scores
-        self.status.value = (f"{self.image_choice.value}, {x.shape[-1]}x{x.shape[-2]} crop, "
-                             f"CBR {_cbr_label(self.cbr.value)}, {self.snr.value:g} dB, "
-                             f"{self.channel_choice.value}: {1000 * (time.perf_counter() - started):.0f} ms")
+        view = self.view()
+        context = self._prefetcher.foreground() if self._prefetcher else contextlib.nullcontext()
+        with context:
+            for name, (img, zoom, text) in self.panels.items():
+                panel = self._panel(name, view)
+                if panel is None:
+                    img.value, zoom.value = b"", b""
+                    img.layout.display = zoom.layout.display = "none"
+                    text.value = f"<i>no shipped checkpoint at CBR {_cbr_label(view.cbr)}</i>"
+                    continue
+                picture, detail, scores = panel
+                img.layout.display = ""
+                zoom.layout.display = "" if detail else "none"
+                if img.value != picture:
+                    img.value = picture
+                if zoom.value != detail:
+                    zoom.value = detail
+                    zoom.width = str(4 * (view.side // 4))
+                text.value = scores
+        self.status.value = (f"{view.image}, {view.side}x{view.side} crop, CBR {_cbr_label(view.cbr)}, "
+                             f"{view.snr:g} dB, {view.channel}: "
+                             f"{1000 * (time.perf_counter() - started):.0f} ms")
+        if self._prefetcher is not None:
+            self._prefetcher.plan(self._neighbours(view))
 
 
-def explorer(images=None, models=None, crop: int = 256, metrics=("psnr", "lpips"), separate=True):
+def explorer(images=None, models=None, crop: int = 256, metrics=("psnr", "lpips"), separate=True,
+             prefetch: bool = True):
     """Build an :class:`Explorer`; leave it as a cell's last line (or ``display`` it) to show it."""
-    return Explorer(images=images, models=models, crop=crop, metrics=metrics, separate=separate)
+    return Explorer(images=images, models=models, crop=crop, metrics=metrics, separate=separate,
+                    prefetch=prefetch)

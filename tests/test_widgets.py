@@ -69,3 +69,41 @@ def test_revisits_hit_the_cache(tiny_explorer):
 def test_explorer_rejects_empty_images():
     with pytest.raises(ValueError, match="images"):
         explorer(images={}, models={})
+
+
+def _tiny_models():
+    torch.manual_seed(0)
+    return {("psnr", 1 / 48): ADJSCC("1/48", width=8).eval(),
+            ("perceptual", 1 / 48): PerceptualJSCC("1/48", width=8, res_blocks=1).eval()}
+
+
+def test_prefetch_fills_the_neighbours_with_the_same_pixels():
+    images = {"noise": torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))}
+    models = _tiny_models()
+    eager = Explorer(images=images, models=models, crop=64, metrics=("psnr",), prefetch=False)
+    ahead = Explorer(images=images, models=models, crop=64, metrics=("psnr",), prefetch=True)
+    assert ahead.wait_prefetched(timeout=120)
+    assert not ahead._prefetcher.errors
+    planned = ahead._panel_key("PSNR deep JSCC", ahead.view()._replace(snr=11.0))
+    assert planned in ahead._cache  # computed in the background, before any move
+    for control, value in (("snr", 11.0), ("beta", 0.4), ("channel_choice", "Rayleigh block")):
+        getattr(eager, control).value = value
+        getattr(ahead, control).value = value
+        assert _panel_state(ahead) == _panel_state(eager), control
+
+
+def test_a_background_failure_is_raised_by_the_foreground():
+    class Broken(ADJSCC):
+        def decode(self, y, snr_db, **kwargs):
+            if float(torch.as_tensor(snr_db).reshape(-1)[0]) > 10.5:
+                raise RuntimeError("decoder broke above 10.5 dB")
+            return super().decode(y, snr_db, **kwargs)
+
+    torch.manual_seed(0)
+    images = {"noise": torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))}
+    ex = Explorer(images=images, models={("psnr", 1 / 48): Broken("1/48", width=8).eval()},
+                  crop=64, metrics=("psnr",), separate=False)
+    assert ex.wait_prefetched(timeout=120)
+    assert any("10.5 dB" in str(error) for _, error in ex._prefetcher.errors)
+    with pytest.raises(RuntimeError, match="10.5 dB"):
+        ex.snr.value = 11.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -84,21 +85,24 @@ class Scorer:
         self.max_bytes = max_bytes
         self.functions = {name: METRICS[name][0]() for name in self.metrics}
         self._references: OrderedDict = OrderedDict()  # key -> (bytes, {name: features})
+        self._lock = threading.Lock()  # callers on several threads (the explorer's prefetch)
         self.hits = self.misses = 0
 
     def _reference_features(self, x: torch.Tensor) -> dict:
         digest = hashlib.sha1(x.detach().float().cpu().contiguous().numpy().tobytes()).hexdigest()
         key = (digest, tuple(x.shape), str(x.device))
-        if key in self._references:
-            self.hits += 1
-            self._references.move_to_end(key)
-            return self._references[key][1]
-        self.misses += 1
+        with self._lock:
+            if key in self._references:
+                self.hits += 1
+                self._references.move_to_end(key)
+                return self._references[key][1]
+            self.misses += 1
         features = {name: fn.features(x) for name, fn in self.functions.items() if hasattr(fn, "features")}
         size = sum(f.numel() * f.element_size() for fs in features.values() for f in fs)
-        self._references[key] = (size, features)
-        while self._references and sum(v[0] for v in self._references.values()) > self.max_bytes:
-            self._references.popitem(last=False)
+        with self._lock:
+            self._references[key] = (size, features)
+            while self._references and sum(v[0] for v in self._references.values()) > self.max_bytes:
+                self._references.popitem(last=False)
         return features
 
     def __call__(self, x: torch.Tensor, x_hat: torch.Tensor) -> dict[str, torch.Tensor]:
