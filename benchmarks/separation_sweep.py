@@ -12,7 +12,11 @@ Run (the offline data folder holds Kodak and the LPIPS / DISTS backbone weights)
 
     JSCC_LAB_DATA=../shared/data JSCC_LAB_OFFLINE=1 python benchmarks/separation_sweep.py
     python benchmarks/separation_sweep.py --quick            # smoke run: 2 crops, 3 SNRs, 2 CBRs
-    python benchmarks/separation_sweep.py --images 8 --metrics psnr ms_ssim --out results/x.json
+    python benchmarks/separation_sweep.py --images 8 --metrics psnr ms_ssim results/x.json
+    # one process per system on two cores, then merge the tables
+    python benchmarks/separation_sweep.py --systems capacity /tmp/cap.json &
+    python benchmarks/separation_sweep.py --systems ldpc /tmp/ldpc.json; wait
+    python benchmarks/separation_sweep.py OUT.json --combine /tmp/cap.json /tmp/ldpc.json
 """
 
 from __future__ import annotations
@@ -124,7 +128,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--metrics", nargs="+", default=None,
                         help="metric names for jscc_lab.metrics.evaluate (default: its DEFAULT_METRICS)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--combine", type=Path, nargs="+", default=None, metavar="JSON",
+                        help="compute nothing: merge the rows of earlier runs (e.g. one process per "
+                             "system, run side by side) into OUT and print their tables")
     args = parser.parse_args(argv)
+    if args.combine:
+        return write_combined(args.combine, args.out)
     if args.quick:
         args.images, args.crop = min(args.images, 2), args.crop or 256
         args.snrs, args.cbrs = [0.0, 10.0, 20.0], ["1/24", "1/12"]
@@ -143,23 +152,42 @@ def main(argv=None) -> dict:
                                  metrics=score, generator=args.seed)
         timing[code] = time.perf_counter() - t0
         print(f"{args.codec}+{code}: {timing[code]:.0f} s ({default_cache()})")
-    print(markdown_tables(rows, names))
-    print("\nwall time: " + ", ".join(f"{args.codec}+{k} {v:.0f} s" for k, v in timing.items()))
-    if {"capacity", "ldpc"} <= set(args.systems):
-        bad = check_below_bound(rows)
-        print("LDPC budget below the capacity budget at every point: " + ("yes" if not bad else f"NO at {bad}"))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"images": len(images), "crop": args.crop, "snrs_db": args.snrs, "cbrs": args.cbrs,
             "codec": args.codec, "metrics": list(names), "seed": args.seed, "seconds": timing,
             "torch_threads": torch.get_num_threads()}
-    args.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    return report({"meta": meta, "rows": rows}, args.out)
+
+
+def write_combined(paths, out: Path) -> dict:
+    """Merge the rows of several result files (same images, grid and metrics) into ``out``."""
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    meta = dict(runs[0]["meta"])
+    for run in runs[1:]:
+        differs = [k for k in ("images", "crop", "snrs_db", "cbrs", "codec", "metrics", "seed")
+                   if run["meta"][k] != meta[k]]
+        if differs:
+            raise SystemExit(f"cannot combine runs that differ in {differs}")
+        meta["seconds"] = {**meta["seconds"], **run["meta"]["seconds"]}
+    return report({"meta": meta, "rows": [r for run in runs for r in run["rows"]]}, out)
+
+
+def report(result: dict, out: Path) -> dict:
+    """Print the tables and the bound check of ``result`` and write it as JSON + CSV."""
+    meta, rows = result["meta"], result["rows"]
+    print(markdown_tables(rows, tuple(meta["metrics"])))
+    print("\nwall time: " + ", ".join(f"{meta['codec']}+{k} {v:.0f} s" for k, v in meta["seconds"].items()))
+    if {"capacity", "ldpc"} <= set(meta["seconds"]):
+        bad = check_below_bound(rows)
+        print("LDPC budget below the capacity budget at every point: " + ("yes" if not bad else f"NO at {bad}"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
     flat = [{k: v for k, v in r.items() if k != "per_image"} for r in rows]
-    with open(args.out.with_suffix(".csv"), "w", newline="") as f:
+    with open(out.with_suffix(".csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(flat[0]))
         writer.writeheader()
         writer.writerows(flat)
-    print(f"wrote {args.out} and {args.out.with_suffix('.csv')}")
-    return {"meta": meta, "rows": rows}
+    print(f"wrote {out} and {out.with_suffix('.csv')}")
+    return result
 
 
 if __name__ == "__main__":
