@@ -12,10 +12,10 @@ Run (the offline data folder holds Kodak and the LPIPS / DISTS backbone weights)
 
     JSCC_LAB_DATA=../shared/data JSCC_LAB_OFFLINE=1 python benchmarks/separation_sweep.py
     python benchmarks/separation_sweep.py --quick            # smoke run: 2 crops, 3 SNRs, 2 CBRs
-    python benchmarks/separation_sweep.py --images 8 --metrics psnr ms_ssim results/x.json
+    python benchmarks/separation_sweep.py results/x.json --images 8 --metrics psnr ms_ssim
     # one process per system on two cores, then merge the tables
-    python benchmarks/separation_sweep.py --systems capacity /tmp/cap.json &
-    python benchmarks/separation_sweep.py --systems ldpc /tmp/ldpc.json; wait
+    python benchmarks/separation_sweep.py /tmp/cap.json --systems capacity &
+    python benchmarks/separation_sweep.py /tmp/ldpc.json --systems ldpc; wait
     python benchmarks/separation_sweep.py OUT.json --combine /tmp/cap.json /tmp/ldpc.json
 """
 

@@ -27,11 +27,18 @@
 # **Requirements**: a laptop CPU; the shipped checkpoints. For class, serve it as a web page:
 # `jscc-lab explore` (Voila: code hidden, only the widgets).
 #
-# **How it stays responsive**: each slider fires on release, every result is cached per
-# (system, image, CBR, SNR, channel, realism) with noise seeded per SNR, so moving back to a
-# setting redraws instantly; `benchmarks/widget_latency.py` measures the redraw time.
+# **How it stays responsive**: a new SNR costs two neural decoders, an HEVC rate control and
+# three LPIPS evaluations: a few hundred milliseconds on a laptop CPU, too slow to feel live.
+# So the explorer (1) fires each slider on release, (2) caches every panel per (system, image,
+# CBR, SNR, channel, realism) with noise seeded per SNR, so moving back redraws at once,
+# (3) computes the original's LPIPS features once per image, and (4) while you look at a
+# result, a background thread computes the neighbouring slider positions, nearest first, and
+# steps aside whenever you move a control. A step of the slider then usually finds its panels
+# ready. `benchmarks/widget_latency.py` measures all of it (README, "Explorer latency").
 
 # %%
+import time
+
 from jscc_lab import settings
 from jscc_lab.widgets import Explorer
 
@@ -67,6 +74,17 @@ for snr in (0.0, 10.0, 20.0):
     for name, (_, _, text) in explorer.panels.items():
         if text.value:
             print(f"   {name:22s} {text.value}")
+
+# %% [markdown]
+# Prefetching at work: wait until the background thread has filled the neighbours of the
+# current setting, then take one step with the slider.
+
+# %%
+explorer.wait_prefetched(timeout=300)
+start = time.perf_counter()
+explorer.snr.value = explorer.snr.value - 1
+print(f"one SNR step, panels prefetched: {1000 * (time.perf_counter() - start):.0f} ms "
+      f"(status line: {explorer.status.value})")
 
 # %% [markdown]
 # ## Exercises
