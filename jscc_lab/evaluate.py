@@ -11,7 +11,8 @@ A *system* is anything that turns images into reconstructions over a channel:
 
 :func:`sweep` returns one row (a dict) **per image** and operating point, so that confidence
 intervals can be bootstrapped over images; :func:`summarize` averages rows into a table and
-:func:`format_table` prints it. Channel noise is seeded per ``(seed, image, SNR)``: every system
+:func:`format_table` prints it; :func:`reconstruct` gives back the images behind chosen rows
+(for figures). Channel noise is seeded per ``(seed, image, SNR)``: every system
 sees the same noise realisations (common random numbers), which makes comparisons sharper.
 
 :func:`bandwidth_saving` answers the question of the perceptual JSCC paper: at CBR ``r`` our
@@ -44,6 +45,7 @@ from torch import nn
 
 __all__ = [
     "sweep",
+    "reconstruct",
     "separate_coding",
     "summarize",
     "format_table",
@@ -114,6 +116,42 @@ def _cbr_of(system) -> float:
     return float(cbr)
 
 
+def _device_of(fn, device=None) -> torch.device:
+    if device is not None:
+        return torch.device(device)
+    params = next(fn.parameters(), None) if isinstance(fn, nn.Module) else None
+    return params.device if params is not None else torch.device("cpu")
+
+
+def _reconstruct(fn, x, snr_db, cbr, beta, image: int, seed: int, device) -> torch.Tensor:
+    """``x_hat`` (on the CPU) of image number ``image`` as :func:`sweep` computes it: its noise
+    depends on ``(seed, image, snr_db)`` only."""
+    g = torch.Generator(device=device).manual_seed(_image_seed(seed, image, snr_db))
+    with torch.no_grad():
+        return _run(fn, x.to(device), float(snr_db), cbr, beta, g).cpu()
+
+
+def _plan(system, cbrs) -> list[tuple[float, object]]:
+    """``[(cbr, model_or_callable), ...]`` to run for ``system`` at ``cbrs`` (see :func:`sweep`)."""
+    if isinstance(system, Mapping):
+        table = {float(k): v for k, v in system.items()}
+        wanted = sorted(table) if cbrs is None else [float(c) for c in cbrs]
+        missing = [c for c in wanted if not any(math.isclose(c, k, rel_tol=1e-9) for k in table)]
+        if missing:
+            raise ValueError(f"cbrs {missing} are not among the mapping's CBRs {sorted(table)}")
+        return [(c, next(v for k, v in table.items() if math.isclose(c, k, rel_tol=1e-9))) for c in wanted]
+    elif isinstance(system, nn.Module):
+        if cbrs is not None:
+            raise ValueError("a single model has one CBR (model.cbr); pass a mapping {cbr: model} to sweep CBRs")
+        return [(_cbr_of(system), system)]
+    elif callable(system):
+        if not cbrs:
+            raise ValueError("a callable system needs cbrs=[...] to evaluate at")
+        return [(float(c), system) for c in cbrs]
+    else:
+        raise TypeError(f"system must be a model, a callable or a mapping {{cbr: system}}, got {type(system).__name__}")
+
+
 def sweep(system, images, snrs_db: Sequence[float], metrics: Sequence[str] = ("psnr", "lpips"),
           cbrs: Sequence[float] | None = None, betas: Sequence[float | None] = (None,),
           name: str = "system", seed: int = 0, device=None) -> list[dict]:
@@ -145,44 +183,21 @@ def sweep(system, images, snrs_db: Sequence[float], metrics: Sequence[str] = ("p
 
     if isinstance(metrics, str):
         metrics = (metrics,)
-    if isinstance(system, Mapping):
-        table = {float(k): v for k, v in system.items()}
-        wanted = sorted(table) if cbrs is None else [float(c) for c in cbrs]
-        missing = [c for c in wanted if not any(math.isclose(c, k, rel_tol=1e-9) for k in table)]
-        if missing:
-            raise ValueError(f"cbrs {missing} are not among the mapping's CBRs {sorted(table)}")
-        plan = [(c, next(v for k, v in table.items() if math.isclose(c, k, rel_tol=1e-9))) for c in wanted]
-    elif isinstance(system, nn.Module):
-        if cbrs is not None:
-            raise ValueError("a single model has one CBR (model.cbr); pass a mapping {cbr: model} to sweep CBRs")
-        plan = [(_cbr_of(system), system)]
-    elif callable(system):
-        if not cbrs:
-            raise ValueError("a callable system needs cbrs=[...] to evaluate at")
-        plan = [(float(c), system) for c in cbrs]
-    else:
-        raise TypeError(f"system must be a model, a callable or a mapping {{cbr: system}}, got {type(system).__name__}")
+    plan = _plan(system, cbrs)
     for snr in snrs_db:
         if isinstance(snr, bool) or not isinstance(snr, numbers.Real) or not math.isfinite(snr):
             raise ValueError(f"snrs_db must be finite numbers (dB), got {snr!r}")
     xs = _as_image_list(images)
     rows = []
     for cbr, fn in plan:
-        dev = device
-        if dev is None:
-            params = next(fn.parameters(), None) if isinstance(fn, nn.Module) else None
-            dev = params.device if params is not None else torch.device("cpu")
+        dev = _device_of(fn, device)
         was_training = fn.training if isinstance(fn, nn.Module) else None
         if isinstance(fn, nn.Module):
             fn.eval()
         try:
             for snr in snrs_db:
                 for beta in betas:
-                    x_hats = []
-                    with torch.no_grad():
-                        for i, x in enumerate(xs):
-                            g = torch.Generator(device=dev).manual_seed(_image_seed(seed, i, snr))
-                            x_hats.append(_run(fn, x.to(dev), float(snr), cbr, beta, g).cpu())
+                    x_hats = [_reconstruct(fn, x, snr, cbr, beta, i, seed, dev) for i, x in enumerate(xs)]
                     scores = _evaluate([x.cpu() for x in xs], x_hats, metrics=metrics, batch_size=1)
                     for i in range(len(xs)):
                         row = {"system": name, "cbr": cbr, "snr_db": float(snr),
@@ -193,6 +208,47 @@ def sweep(system, images, snrs_db: Sequence[float], metrics: Sequence[str] = ("p
             if was_training:
                 fn.train()
     return rows
+
+
+def reconstruct(system, images, snr_db: float, cbr: float | None = None, beta: float | None = None,
+                indices: Sequence[int] | None = None, seed: int = 0, device=None) -> list[torch.Tensor]:
+    """The reconstructions that :func:`sweep` scored, to show them beside its rows.
+
+    Input
+    -----
+    system, images, seed, device : as for :func:`sweep` (the same image list, so that image
+        numbers and hence the noise realisations match).
+    snr_db : one channel SNR in dB.
+    cbr : the operating point of a mapping or callable system (``None`` for a model: its own).
+    beta : realism weight of a realism-conditioned model (``None`` = its default).
+    indices : image numbers (the ``"image"`` column of the rows) to reconstruct; default all.
+
+    Output
+    ------
+    List of ``(1, 3, H, W)`` CPU tensors in ``[0, 1]``, one per index, equal to what
+    :func:`sweep` computed for those rows.
+    """
+    if isinstance(system, nn.Module):
+        if cbr is not None and not math.isclose(float(cbr), _cbr_of(system), rel_tol=1e-9):
+            raise ValueError(f"the model's CBR is {_cbr_of(system)}, not {cbr}")
+        cbr = None
+    elif cbr is None and not (isinstance(system, Mapping) and len(system) == 1):
+        raise ValueError("pass cbr= for a mapping or a callable system")
+    ((cbr, fn),) = _plan(system, None if cbr is None else [cbr])
+    xs = _as_image_list(images)
+    indices = range(len(xs)) if indices is None else list(indices)
+    bad = [i for i in indices if not 0 <= i < len(xs)]
+    if bad:
+        raise ValueError(f"indices {bad} are outside the {len(xs)} images")
+    dev = _device_of(fn, device)
+    was_training = fn.training if isinstance(fn, nn.Module) else None
+    if isinstance(fn, nn.Module):
+        fn.eval()
+    try:
+        return [_reconstruct(fn, xs[i], snr_db, cbr, beta, i, seed, dev) for i in indices]
+    finally:
+        if was_training:
+            fn.train()
 
 
 def separate_coding(codec: str = "hevc", channel_code: str = "capacity", **kwargs):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 
-__all__ = ["show_images", "plot_curves"]
+__all__ = ["show_images", "plot_curves", "plot_quality_vs_cbr"]
 
 
 def show_images(images, titles=None, ncols: int | None = None, size: float = 3.0, axes=None):
@@ -50,4 +53,58 @@ def plot_curves(x, curves: dict, xlabel: str, ylabel: str, ax=None, title: str |
         ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend()
+    return ax
+
+
+def _cbr_label(cbr: float) -> str:
+    inverse = 1 / cbr
+    return f"1/{round(inverse)}" if abs(inverse - round(inverse)) < 1e-6 else f"{cbr:.3g}"
+
+
+def _mean_and_halfwidth(values, z: float) -> tuple[float, float]:
+    values = np.asarray(values, dtype=float).reshape(-1)
+    sem = values.std(ddof=1) / math.sqrt(values.size) if values.size > 1 else 0.0
+    return float(values.mean()), z * float(sem)
+
+
+def plot_quality_vs_cbr(curves: dict, metric: str, points: dict | None = None, ax=None,
+                        z: float = 1.96, title: str | None = None):
+    """Quality vs channel bandwidth ratio: mean over images with ``z`` x SEM error bars.
+
+    Input
+    -----
+    curves : ``{label: {cbr: (N,) per-image values}}`` drawn as lines (reference systems; e.g.
+        :func:`jscc_lab.evaluate.curve`).
+    metric : the y-axis label (``"dists"``, ``"lpips"``, ...).
+    points : ``{label: (cbr, (N,) per-image values)}`` drawn as single markers (our model).
+    ax : axes to draw into (default a new figure).
+    z : half-width of the error bars in standard errors (1.96: a normal 95 % interval).
+
+    Output
+    ------
+    The matplotlib axes; the x axis is log-scaled with ticks labelled ``1/96, 1/48, ...``.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.5))
+    ticks = set()
+    for label, by_cbr in curves.items():
+        cbrs = sorted(by_cbr)
+        stats = [_mean_and_halfwidth(by_cbr[c], z) for c in cbrs]
+        ax.errorbar(cbrs, [m for m, _ in stats], yerr=[h for _, h in stats], marker="o", ms=4,
+                    capsize=3, label=label)
+        ticks.update(cbrs)
+    for label, (cbr, values) in (points or {}).items():
+        mean, half = _mean_and_halfwidth(values, z)
+        ax.errorbar([cbr], [mean], yerr=[half], marker="*", ms=13, capsize=3, linestyle="none",
+                    label=label)
+        ticks.add(cbr)
+    ax.set_xscale("log")
+    ax.set_xticks(sorted(ticks), [_cbr_label(c) for c in sorted(ticks)])
+    ax.minorticks_off()
+    ax.set_xlabel("CBR (channel uses per source value)")
+    ax.set_ylabel(metric)
+    if title:
+        ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
     return ax

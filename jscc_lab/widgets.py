@@ -191,7 +191,8 @@ class _Prefetcher:
     neighbouring slider positions) while they look at the current view.
 
     ``compute(key)`` does the work and caches it. The thread stands aside while the foreground
-    computes (it checks between tasks), a new :meth:`plan` replaces the queue, and the foreground
+    computes (it checks between tasks) and uses one torch thread fewer than the foreground, a
+    new :meth:`plan` replaces the queue, and the foreground
     :meth:`wait_for` a key being computed instead of computing it twice. A failure in the
     background is kept in ``errors``; the foreground recomputes that key and raises there.
     """
@@ -214,7 +215,9 @@ class _Prefetcher:
                 return
             self._todo = list(keys)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="explorer-prefetch", daemon=True)
+                threads = max(1, torch.get_num_threads() - 1)
+                self._thread = threading.Thread(target=self._loop, args=(threads,),
+                                                name="explorer-prefetch", daemon=True)
                 self._thread.start()
             self._cond.notify_all()
 
@@ -251,7 +254,8 @@ class _Prefetcher:
             self._cond.notify_all()
         self.join(timeout)
 
-    def _loop(self) -> None:
+    def _loop(self, threads: int) -> None:
+        torch.set_num_threads(threads)  # per thread with OpenMP: leaves a core to the foreground
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: (self._todo and not self._foreground) or self._stopped)

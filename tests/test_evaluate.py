@@ -14,6 +14,7 @@ from jscc_lab.evaluate import (
     cbr_for_quality,
     curve,
     format_table,
+    reconstruct,
     summarize,
     sweep,
 )
@@ -202,3 +203,29 @@ def test_sweep_uses_common_noise_across_systems(generator):
     assert [r["psnr"] for r in a] == [r["psnr"] for r in b]
     c = sweep(ThroughAWGN(), x, [3.0], metrics=["psnr"], name="c", seed=1)
     assert [r["psnr"] for r in a] != [r["psnr"] for r in c]
+
+
+def test_reconstruct_gives_back_the_images_sweep_scored(generator):
+    """Figures show reconstructions beside their rows: they must be the very images scored."""
+    from jscc_lab.metrics import psnr
+
+    images = [torch.rand(2, 3, 16, 16, generator=generator), torch.rand(1, 3, 16, 24, generator=generator)]
+    xs = [images[0][:1], images[0][1:], images[1]]
+    zoo = {1 / 48: NoisyIdentity(1 / 48), 1 / 24: NoisyIdentity(1 / 24)}
+    rows = sweep(zoo, images, [5.0], metrics=["psnr"], seed=3)
+    x_hats = reconstruct(zoo, images, 5.0, cbr=1 / 24, indices=[2, 0], seed=3)
+    assert [tuple(x.shape) for x in x_hats] == [(1, 3, 16, 24), (1, 3, 16, 16)]
+    scored = {r["image"]: r["psnr"] for r in rows if r["cbr"] == 1 / 24}
+    assert float(psnr(xs[2], x_hats[0])) == pytest.approx(scored[2], abs=1e-5)
+    assert float(psnr(xs[0], x_hats[1])) == pytest.approx(scored[0], abs=1e-5)
+    model = NoisyIdentity(1 / 48)
+    by_beta = {r["beta"]: r["psnr"] for r in sweep(model, xs[0], [5.0], metrics=["psnr"], betas=[0.0, 1.0])}
+    for beta in (0.0, 1.0):
+        (x_hat,) = reconstruct(model, xs[0], 5.0, beta=beta)
+        assert float(psnr(xs[0], x_hat)) == pytest.approx(by_beta[beta], abs=1e-5)
+    with pytest.raises(ValueError, match="cbr="):
+        reconstruct(zoo, images, 5.0)
+    with pytest.raises(ValueError, match="model's CBR"):
+        reconstruct(model, xs[0], 5.0, cbr=1 / 24)
+    with pytest.raises(ValueError, match="outside"):
+        reconstruct(zoo, images, 5.0, cbr=1 / 48, indices=[3])
