@@ -177,8 +177,19 @@ def _write_tables(tables: dict, path: Path, settings: str) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def _read_tables(path: Path) -> dict:
+    """The ``TABLES`` literal of a file written by :func:`_write_tables` (parsed, not run)."""
+    import ast
+
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "TABLES" for t in node.targets):
+            return ast.literal_eval(node.value)
+    return {}
+
+
 def main(argv=None) -> None:
-    """``python -m jscc_lab.baselines.bler [--channels awgn rayleigh-fast] [--out PATH]``."""
+    """``python -m jscc_lab.baselines.bler [--channels awgn rayleigh-fast] [--out PATH]``; tables
+    of channels already in ``--out`` and not named are kept."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--channels", nargs="+", default=list(TABLE_CHANNELS), choices=TABLE_CHANNELS)
     parser.add_argument("--n-search", type=int, default=100)
@@ -187,6 +198,8 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("_bler_data.py"))
     args = parser.parse_args(argv)
     tables = {}
+    if args.out.is_file():  # keep the tables of channels not measured this time
+        tables = {k: v for k, v in _read_tables(args.out).items() if k not in args.channels}
     for channel in args.channels:
         tables[channel] = measure_bler_table(channel, args.n_search, args.n_points, args.step_db)
         import sionna
