@@ -94,6 +94,10 @@ def _references(args) -> dict:
     return systems
 
 
+def _images_label(args) -> str:
+    return f"Kodak {args.crop}x{args.crop} centre crops" if args.crop else "Kodak"
+
+
 def _rows_from(path: str, setup: dict, systems: list[str]) -> list[dict]:
     saved = json.loads(Path(path).read_text())
     differ = {k: (saved.get("setup", {}).get(k), setup[k]) for k in SETUP_KEYS
@@ -128,7 +132,7 @@ def _figure(path: str, args, images, model, systems, rows, ours_cbr: float, beta
     for k, i in enumerate(args.figure_images):
         x = images[i]
         shown.append(x)
-        titles.append(f"original (Kodak crop {i + 1})" if k == 0 else f"Kodak crop {i + 1}")
+        titles.append(f"original (kodim{i + 1:02d})" if k == 0 else f"kodim{i + 1:02d}")
         for name, system, beta, label in panels:
             x_hat = reconstruct(system, images, args.snr, cbr=ours_cbr, beta=beta, indices=[i],
                                 seed=args.seed)[0]
@@ -142,7 +146,7 @@ def _figure(path: str, args, images, model, systems, rows, ours_cbr: float, beta
             titles.append((f"{label}, 1/{round(1 / ours_cbr)}\n" if k == 0 else "")
                           + f"{row['psnr']:.2f} dB · {scores}")
     fig = show_images(shown, titles, ncols=len(panels) + 1, size=2.7)
-    fig.suptitle(f"Kodak 256x256 centre crops, AWGN {args.snr:g} dB, CBR 1/{round(1 / ours_cbr)}: "
+    fig.suptitle(f"{_images_label(args)}, AWGN {args.snr:g} dB, CBR 1/{round(1 / ours_cbr)}: "
                  "PSNR · LPIPS-alex · DISTS of each panel", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100, pil_kwargs={"quality": 85} if path.lower().endswith((".jpg", ".jpeg")) else None)
@@ -159,13 +163,14 @@ def _curves_figure(path: str, args, rows, references, ours_cbr: float, betas) ->
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.8), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         curves = {LABELS[ref]: curve(rows, metric, system=ref) for ref in references}
-        points = {f"ours, β = {b:g}": (ours_cbr, curve(rows, metric, system="ours", beta=b)[ours_cbr])
-                  for b in betas}
+        points = {f"ours (perceptual), β = {b:g}": (ours_cbr, curve(rows, metric, system="ours", beta=b)[ours_cbr])
+                  for b in reversed(betas)}  # the operating point first: drawn largest
         plot_quality_vs_cbr(curves, metric.upper().replace("_", "-") + " (lower is better)",
-                            points=points, ax=ax)
-    fig.suptitle(f"Kodak 256x256 centre crops, AWGN {args.snr:g} dB: mean over {len(set(r['image'] for r in rows))} "
+                            points=points, ax=ax, legend=False)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=5, fontsize=9)
+    fig.suptitle(f"{_images_label(args)}, AWGN {args.snr:g} dB: mean over {len(set(r['image'] for r in rows))} "
                  "images, 95 % intervals", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path, dpi=100)
     print(f"wrote {path}", file=sys.stderr)
 

@@ -4,7 +4,7 @@ does and time the callback (compute + PNG encoding + metrics of every affected p
     python benchmarks/widget_latency.py [--crop 256] [--moves 10] [--threads 2] [--dwell 1.5]
 
 Three ways of using it, each timed per control (SNR slider step, realism beta step, channel
-toggle), median and 90th percentile in ms:
+toggle, CBR move), median and 90th percentile in ms:
 
 * **on demand**: no prefetching, every move is a first visit (what the computation costs);
 * **prefetch, dwell**: the explorer's background thread computes neighbouring slider positions
@@ -35,7 +35,7 @@ def timed(control, value) -> float:
 
 def moves(ex: Explorer, count: int, jumps: bool, seed: int = 0):
     """``(label, control, values)``: SNR and beta steps from the start (or random jumps), then
-    channel toggles."""
+    channel toggles and CBR moves (every other CBR, then back one)."""
     snrs = [float(v) for v in range(int(ex.snr.min), int(ex.snr.max) + 1)]
     betas = [round(0.1 * i, 1) for i in range(11)]
     if jumps:
@@ -47,8 +47,9 @@ def moves(ex: Explorer, count: int, jumps: bool, seed: int = 0):
         snr_path = (snrs[start + 1:] + snrs[:start][::-1])[:count]
         beta_path = sorted(betas, key=lambda b: abs(b - ex.beta.value))[1:count + 1]
     channels = (["Rayleigh block", "AWGN"] * count)[:min(count, 4)]
+    cbrs = sorted((v for _, v in ex.cbr.options), key=lambda c: abs(c - ex.cbr.value))[1:]
     return [("SNR slider", ex.snr, snr_path), ("realism beta", ex.beta, beta_path),
-            ("channel toggle", ex.channel_choice, channels)]
+            ("channel toggle", ex.channel_choice, channels), ("CBR slider", ex.cbr, cbrs + cbrs[-1::-1][1:2])]
 
 
 def run(ex: Explorer, count: int, dwell: float, jumps: bool, label: str, rows: list) -> None:

@@ -68,7 +68,7 @@ def _mean_and_halfwidth(values, z: float) -> tuple[float, float]:
 
 
 def plot_quality_vs_cbr(curves: dict, metric: str, points: dict | None = None, ax=None,
-                        z: float = 1.96, title: str | None = None):
+                        z: float = 1.96, title: str | None = None, legend: bool = True):
     """Quality vs channel bandwidth ratio: mean over images with ``z`` x SEM error bars.
 
     Input
@@ -76,9 +76,11 @@ def plot_quality_vs_cbr(curves: dict, metric: str, points: dict | None = None, a
     curves : ``{label: {cbr: (N,) per-image values}}`` drawn as lines (reference systems; e.g.
         :func:`jscc_lab.evaluate.curve`).
     metric : the y-axis label (``"dists"``, ``"lpips"``, ...).
-    points : ``{label: (cbr, (N,) per-image values)}`` drawn as single markers (our model).
+    points : ``{label: (cbr, (N,) per-image values)}`` drawn as single markers (our model), the
+        first one largest, so that points at the same CBR stay visible.
     ax : axes to draw into (default a new figure).
     z : half-width of the error bars in standard errors (1.96: a normal 95 % interval).
+    legend : draw the legend in the axes (``False`` to place one legend for several axes).
 
     Output
     ------
@@ -93,10 +95,12 @@ def plot_quality_vs_cbr(curves: dict, metric: str, points: dict | None = None, a
         ax.errorbar(cbrs, [m for m, _ in stats], yerr=[h for _, h in stats], marker="o", ms=4,
                     capsize=3, label=label)
         ticks.update(cbrs)
-    for label, (cbr, values) in (points or {}).items():
+    markers = [("*", 14), ("D", 6), ("P", 7), ("X", 7), ("s", 5)]
+    for k, (label, (cbr, values)) in enumerate((points or {}).items()):
         mean, half = _mean_and_halfwidth(values, z)
-        ax.errorbar([cbr], [mean], yerr=[half], marker="*", ms=13, capsize=3, linestyle="none",
-                    label=label)
+        marker, size = markers[k % len(markers)]
+        ax.errorbar([cbr], [mean], yerr=[half], marker=marker, ms=size, capsize=3,
+                    linestyle="none", label=label)
         ticks.add(cbr)
     ax.set_xscale("log")
     ax.set_xticks(sorted(ticks), [_cbr_label(c) for c in sorted(ticks)])
@@ -106,5 +110,6 @@ def plot_quality_vs_cbr(curves: dict, metric: str, points: dict | None = None, a
     if title:
         ax.set_title(title)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    if legend:
+        ax.legend(fontsize=8)
     return ax

@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import io
+import math
 import threading
 import time
 import weakref
@@ -495,7 +496,8 @@ class Explorer:
 
     def _neighbours(self, view: _View) -> list:
         """Panel keys to prefetch, nearest slider positions first: SNR steps up and down
-        (every panel but the original), beta steps (perceptual panel), the other channel."""
+        (every panel but the original), beta steps (perceptual panel), then the other channel
+        and the other CBRs at this SNR."""
         low, high = self.SNR_RANGE
         step, beta_step = float(self.snr.step), float(self.beta.step)
         systems = [n for n in self.panels if n != "original"]
@@ -509,6 +511,8 @@ class Explorer:
                     keys.append(self._panel_key("perceptual deep JSCC", view._replace(beta=round(beta, 6))))
         other = [c for c in self.channel_choice.options if c != view.channel]
         keys += [self._panel_key(n, view._replace(channel=c)) for c in other for n in systems]
+        cbrs = sorted((value for _, value in self.cbr.options), key=lambda c: abs(math.log(c / view.cbr)))
+        keys += [self._panel_key(n, view._replace(cbr=c)) for c in cbrs[1:] for n in systems]
         with self._lock:
             return [k for k in keys if k not in self._cache]
 
