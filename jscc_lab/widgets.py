@@ -495,24 +495,33 @@ class Explorer:
         return self._compute_panel(key)
 
     def _neighbours(self, view: _View) -> list:
-        """Panel keys to prefetch, nearest slider positions first: SNR steps up and down
-        (every panel but the original), beta steps (perceptual panel), then the other channel
-        and the other CBRs at this SNR."""
+        """Panel keys to prefetch, likeliest first: one step of SNR and beta, the neighbouring
+        CBRs and the other channel, then SNR and beta further away, then the remaining CBRs."""
         low, high = self.SNR_RANGE
         step, beta_step = float(self.snr.step), float(self.beta.step)
         systems = [n for n in self.panels if n != "original"]
-        keys = []
-        for distance in range(1, round((high - low) / step) + 1):
+        perceptual = [n for n in systems if n == "perceptual deep JSCC"]
+
+        def ring(distance: int) -> list:
+            keys = []
             for snr in (view.snr + distance * step, view.snr - distance * step):
                 if low <= snr <= high:
                     keys += [self._panel_key(n, view._replace(snr=snr)) for n in systems]
             for beta in (view.beta + distance * beta_step, view.beta - distance * beta_step):
-                if -1e-9 <= beta <= 1 + 1e-9 and "perceptual deep JSCC" in self.panels:
-                    keys.append(self._panel_key("perceptual deep JSCC", view._replace(beta=round(beta, 6))))
-        other = [c for c in self.channel_choice.options if c != view.channel]
-        keys += [self._panel_key(n, view._replace(channel=c)) for c in other for n in systems]
+                if -1e-9 <= beta <= 1 + 1e-9:
+                    keys += [self._panel_key(n, view._replace(beta=round(beta, 6))) for n in perceptual]
+            return keys
+
         cbrs = sorted((value for _, value in self.cbr.options), key=lambda c: abs(math.log(c / view.cbr)))
-        keys += [self._panel_key(n, view._replace(cbr=c)) for c in cbrs[1:] for n in systems]
+        near_cbrs = [c for c in cbrs[1:] if abs(math.log(c / view.cbr)) < math.log(2.5)]
+        keys = ring(1)
+        keys += [self._panel_key(n, view._replace(cbr=c)) for c in near_cbrs for n in systems]
+        keys += [self._panel_key(n, view._replace(channel=c)) for c in self.channel_choice.options
+                 if c != view.channel for n in systems]
+        for distance in range(2, round((high - low) / step) + 1):
+            keys += ring(distance)
+        keys += [self._panel_key(n, view._replace(cbr=c)) for c in cbrs[1:] if c not in near_cbrs
+                 for n in systems]
         with self._lock:
             return [k for k in keys if k not in self._cache]
 
