@@ -179,10 +179,11 @@ def sweep(system, images, snrs_db: Sequence[float], metrics: Sequence[str] = ("p
     List of rows ``{"system", "cbr", "snr_db", "beta", "image", <metric>: float, ...}``, one per
     image and operating point, in the order CBR, SNR, beta, image.
     """
-    from .metrics import evaluate as _evaluate
+    from .metrics import Scorer
 
     if isinstance(metrics, str):
         metrics = (metrics,)
+    score = Scorer(metrics, max_bytes=2**31)  # each original's LPIPS/DISTS features once
     plan = _plan(system, cbrs)
     for snr in snrs_db:
         if isinstance(snr, bool) or not isinstance(snr, numbers.Real) or not math.isfinite(snr):
@@ -198,11 +199,11 @@ def sweep(system, images, snrs_db: Sequence[float], metrics: Sequence[str] = ("p
             for snr in snrs_db:
                 for beta in betas:
                     x_hats = [_reconstruct(fn, x, snr, cbr, beta, i, seed, dev) for i, x in enumerate(xs)]
-                    scores = _evaluate([x.cpu() for x in xs], x_hats, metrics=metrics, batch_size=1)
-                    for i in range(len(xs)):
+                    for i, (x, x_hat) in enumerate(zip(xs, x_hats)):
+                        scores = score(x.cpu(), x_hat.cpu())
                         row = {"system": name, "cbr": cbr, "snr_db": float(snr),
                                "beta": None if beta is None else float(beta), "image": i}
-                        row.update({m: float(scores[m][i]) for m in metrics})
+                        row.update({m: float(scores[m][0]) for m in metrics})
                         rows.append(row)
         finally:
             if was_training:
