@@ -278,7 +278,7 @@ def _as_fraction(name, value) -> Fraction:
     if isinstance(value, str):
         try:
             value = Fraction(value)
-        except ValueError:
+        except (ValueError, ZeroDivisionError):  # "abc", "1/0", "0/0"
             raise ValueError(f"{name} must be a number such as 1/48 or '1/48', got {value!r}") from None
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, Fraction)):
         raise TypeError(f"{name} must be a number such as 1/48, got {type(value).__name__}")

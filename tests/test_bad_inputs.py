@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from jscc_lab import channels, data, metrics, user_study
@@ -61,6 +61,8 @@ def test_per_image_snr_tensors_must_match_the_batch(snr):
 @FAST
 @given(value=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-5, 200),
                        st.fractions(), st.text(max_size=5), st.none()))
+@example("0/0")
+@example("1/0")
 def test_cbr_helpers_reject_unrealisable_values(value):
     out = check(channels.latent_channels, value, names=("cbr",))
     if isinstance(out, int):
