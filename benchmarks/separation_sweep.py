@@ -33,6 +33,7 @@ import torch
 
 from jscc_lab import metrics as jscc_metrics
 from jscc_lab.baselines import default_cache, separation_sweep
+from jscc_lab.channels import cbr_label
 from jscc_lab.data import center_crop, kodak
 
 SNRS_DB = (0.0, 5.0, 10.0, 15.0, 20.0)
@@ -66,10 +67,6 @@ def make_scorer(names):
         return memo[key]
 
     return score
-
-
-def cbr_label(cbr: float) -> str:
-    return str(Fraction(cbr).limit_denominator(1000))
 
 
 def markdown_tables(rows, names) -> str:

@@ -43,6 +43,7 @@ __all__ = [
     "noise_var_to_snr_db",
     "measure_snr_db",
     "cbr",
+    "cbr_label",
     "channel_uses",
     "latent_channels",
     "cbr_of_latent",
@@ -289,6 +290,11 @@ def _as_fraction(name, value) -> Fraction:
     if fraction <= 0:
         raise ValueError(f"{name} must be at least 1e-5, got {value!r}")
     return fraction
+
+
+def cbr_label(value: float) -> str:
+    """A CBR as people write it: ``1/48`` for ``0.0208333``, ``3/64`` for ``0.046875``."""
+    return str(Fraction(float(value)).limit_denominator(1000))
 
 
 def cbr(k: int, height: int, width: int, channels: int = 3) -> float:

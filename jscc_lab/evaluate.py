@@ -33,6 +33,7 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import numbers
@@ -123,6 +124,20 @@ def _device_of(fn, device=None) -> torch.device:
     return params.device if params is not None else torch.device("cpu")
 
 
+@contextlib.contextmanager
+def _eval_mode(fn):
+    """A model in eval mode for the block, back in training mode after if it was; other
+    systems unchanged."""
+    was_training = isinstance(fn, nn.Module) and fn.training
+    if isinstance(fn, nn.Module):
+        fn.eval()
+    try:
+        yield
+    finally:
+        if was_training:
+            fn.train()
+
+
 def _reconstruct(fn, x, snr_db, cbr, beta, image: int, seed: int, device) -> torch.Tensor:
     """``x_hat`` (on the CPU) of image number ``image`` as :func:`sweep` computes it: its noise
     depends on ``(seed, image, snr_db)`` only."""
@@ -192,22 +207,16 @@ def sweep(system, images, snrs_db: Sequence[float], metrics: Sequence[str] = ("p
     rows = []
     for cbr, fn in plan:
         dev = _device_of(fn, device)
-        was_training = fn.training if isinstance(fn, nn.Module) else None
-        if isinstance(fn, nn.Module):
-            fn.eval()
-        try:
+        with _eval_mode(fn):
             for snr in snrs_db:
                 for beta in betas:
                     x_hats = [_reconstruct(fn, x, snr, cbr, beta, i, seed, dev) for i, x in enumerate(xs)]
                     for i, (x, x_hat) in enumerate(zip(xs, x_hats)):
-                        scores = score(x.cpu(), x_hat.cpu())
+                        scores = score(x.cpu(), x_hat)  # x_hat is on the CPU already
                         row = {"system": name, "cbr": cbr, "snr_db": float(snr),
                                "beta": None if beta is None else float(beta), "image": i}
                         row.update({m: float(scores[m][0]) for m in metrics})
                         rows.append(row)
-        finally:
-            if was_training:
-                fn.train()
     return rows
 
 
@@ -242,14 +251,8 @@ def reconstruct(system, images, snr_db: float, cbr: float | None = None, beta: f
     if bad:
         raise ValueError(f"indices {bad} are outside the {len(xs)} images")
     dev = _device_of(fn, device)
-    was_training = fn.training if isinstance(fn, nn.Module) else None
-    if isinstance(fn, nn.Module):
-        fn.eval()
-    try:
+    with _eval_mode(fn):
         return [_reconstruct(fn, xs[i], snr_db, cbr, beta, i, seed, dev) for i in indices]
-    finally:
-        if was_training:
-            fn.train()
 
 
 def separate_coding(codec: str = "hevc", channel_code: str = "capacity", **kwargs):

@@ -8,6 +8,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from .channels import cbr_label
+
 __all__ = ["show_images", "plot_curves", "plot_quality_vs_cbr"]
 
 
@@ -56,11 +58,6 @@ def plot_curves(x, curves: dict, xlabel: str, ylabel: str, ax=None, title: str |
     return ax
 
 
-def _cbr_label(cbr: float) -> str:
-    inverse = 1 / cbr
-    return f"1/{round(inverse)}" if abs(inverse - round(inverse)) < 1e-6 else f"{cbr:.3g}"
-
-
 def _mean_and_halfwidth(values, z: float) -> tuple[float, float]:
     values = np.asarray(values, dtype=float).reshape(-1)
     sem = values.std(ddof=1) / math.sqrt(values.size) if values.size > 1 else 0.0
@@ -103,7 +100,7 @@ def plot_quality_vs_cbr(curves: dict, metric: str, points: dict | None = None, a
                     linestyle="none", label=label)
         ticks.add(cbr)
     ax.set_xscale("log")
-    ax.set_xticks(sorted(ticks), [_cbr_label(c) for c in sorted(ticks)])
+    ax.set_xticks(sorted(ticks), [cbr_label(c) for c in sorted(ticks)])
     ax.minorticks_off()
     ax.set_xlabel("CBR (channel uses per source value)")
     ax.set_ylabel(metric)

@@ -20,6 +20,7 @@ from typing import NamedTuple
 import ipywidgets as widgets
 import torch
 
+from .channels import cbr_label
 from .data import to_image
 from .user_study import ATTENTION, ResultsFile, Trial, make_trials
 
@@ -143,10 +144,6 @@ def user_study(original, reconstruct, results_path, participant: str, images, cb
 # ---------------------------------------------------------------------------------------------
 # the explorer
 # ---------------------------------------------------------------------------------------------
-
-
-def _cbr_label(cbr: float) -> str:
-    return f"1/{round(1 / cbr)}"
 
 
 def _parse_checkpoint_name(name: str):
@@ -338,7 +335,7 @@ class Explorer:
         self.snr = widgets.FloatSlider(value=10.0, min=self.SNR_RANGE[0], max=self.SNR_RANGE[1],
                                        step=1.0, description="SNR (dB)", continuous_update=False,
                                        style=style)
-        self.cbr = widgets.SelectionSlider(options=[(_cbr_label(c), c) for c in cbrs],
+        self.cbr = widgets.SelectionSlider(options=[(cbr_label(c), c) for c in cbrs],
                                            value=start, description="CBR",
                                            continuous_update=False, style=style)
         self.beta = widgets.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.1,
@@ -542,7 +539,7 @@ class Explorer:
                 if panel is None:
                     img.value, zoom.value = b"", b""
                     img.layout.display = zoom.layout.display = "none"
-                    text.value = f"<i>no shipped checkpoint at CBR {_cbr_label(view.cbr)}</i>"
+                    text.value = f"<i>no shipped checkpoint at CBR {cbr_label(view.cbr)}</i>"
                     continue
                 picture, detail, scores = panel
                 img.layout.display = ""
@@ -553,7 +550,7 @@ class Explorer:
                     zoom.value = detail
                     zoom.width = str(4 * (view.side // 4))
                 text.value = scores
-        self.status.value = (f"{view.image}, {view.side}x{view.side} crop, CBR {_cbr_label(view.cbr)}, "
+        self.status.value = (f"{view.image}, {view.side}x{view.side} crop, CBR {cbr_label(view.cbr)}, "
                              f"{view.snr:g} dB, {view.channel}: "
                              f"{1000 * (time.perf_counter() - started):.0f} ms")
         if self._prefetcher is not None:

@@ -9,6 +9,7 @@ from jscc_lab.channels import (
     AWGN,
     RayleighFading,
     cbr,
+    cbr_label,
     cbr_of_latent,
     channel_uses,
     complex_to_real,
@@ -147,6 +148,7 @@ def test_cbr_helpers():
     assert [latent_channels(r) for r in (1 / 96, 1 / 48, 1 / 24, 1 / 12)] == [1, 2, 4, 8]
     assert latent_channels(1 / 6, downsample=2) == 4
     assert cbr_of_latent(16) == pytest.approx(1 / 6)
+    assert [cbr_label(c) for c in (1 / 96, 1 / 6, 3 / 64, cbr_of_latent(3))] == ["1/96", "1/6", "3/64", "1/32"]
     # the latent of C channels at (H/4, W/4) holds k = C*H*W/32 complex uses
     c, h, w = latent_channels(1 / 12), 64, 96
     assert cbr(c * (h // 4) * (w // 4) // 2, h, w) == pytest.approx(1 / 12)
