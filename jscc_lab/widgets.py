@@ -480,7 +480,8 @@ class Explorer:
             zoom = b""
             if view.zoom:
                 zoom = png_bytes(x_hat[..., h // 2 - h // 8: h // 2 + h // 8, w // 2 - w // 8: w // 2 + w // 8])
-            text = "" if name == "original" else self._scores(self._image(view), x_hat)
+            text = "" if name == "original" else self._cached(  # the zoom does not change scores
+                ("scores", name, view._replace(zoom=False)), lambda: self._scores(self._image(view), x_hat))
             return png_bytes(x_hat), zoom, text
 
         return self._cached(key, render)
