@@ -16,6 +16,7 @@ Example
 
 from __future__ import annotations
 
+import inspect
 import json
 import pickle
 import zipfile
@@ -122,7 +123,13 @@ def model_from_checkpoint(ckpt: dict) -> nn.Module:
     spec = ckpt.get("model")
     if not isinstance(spec, dict) or "name" not in spec:
         raise CheckpointError("checkpoint has no model spec ('model': {'name', 'channel', 'kwargs'})")
-    model = build_model(spec["name"], channel=spec.get("channel", "awgn"), **spec.get("kwargs", {}))
+    from .models import MODELS
+
+    kwargs = dict(spec.get("kwargs", {}))
+    cls = MODELS.get(spec["name"])
+    if cls is not None and "pretrained" in inspect.signature(cls).parameters:
+        kwargs["pretrained"] = False  # every weight, fine-tuned pretrained ones too, is in the file
+    model = build_model(spec["name"], channel=spec.get("channel", "awgn"), **kwargs)
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as err:

@@ -60,6 +60,8 @@ __all__ = [
     "Trainer",
     "train",
     "mse_objective",
+    "latent_mse_objective",
+    "train_files",
     "validate_psnr",
     "save_config",
     "load_config",
@@ -91,6 +93,15 @@ class TrainConfig:
     ``"cpu"``, ``"cuda"``), ``threads`` (CPU threads, 0 = torch's default), ``amp``
     (``"auto"`` = bf16 on CUDA, ``"bf16"``, ``"none"``), ``channels_last`` (CUDA only),
     ``compile``. Output: ``out_dir`` (default ``runs/<name>``).
+
+    Models built on a pretrained autoencoder (``model = "taejscc"``): ``blocks`` (residual blocks
+    per adapter), ``cbrs`` (the CBRs of a rate-adaptive model; one is drawn per image);
+    ``loss`` ``"image"`` (MSE on pixels) or ``"latent"`` (MSE on the received latent: the decoder is
+    not run, several times faster); ``freeze`` (parameter-name prefixes not trained, e.g.
+    ``["ae_encoder"]``); ``pretrained_modules`` train at ``lr * pretrained_lr_fraction``;
+    ``init_from`` a checkpoint whose weights start the run (e.g. the latent-loss stage).
+    ``train_dirs`` adds image folders (relative paths are under ``$JSCC_LAB_DATA``; images smaller
+    than ``crop`` are skipped) to the BSDS500 ``train_splits``.
     """
 
     name: str = "run"
@@ -127,6 +138,14 @@ class TrainConfig:
     channels_last: bool = True
     compile: bool = False
     num_workers: int = 0
+    blocks: int = 4
+    cbrs: list[str] = field(default_factory=list)
+    train_dirs: list[str] = field(default_factory=list)
+    loss: str = "image"
+    freeze: list[str] = field(default_factory=list)
+    pretrained_modules: list[str] = field(default_factory=list)
+    pretrained_lr_fraction: float = 1.0
+    init_from: str = ""
 
     def __post_init__(self):
         self.cbr = str(self.cbr)
@@ -139,7 +158,8 @@ class TrainConfig:
             "log_every": self.log_every > 0, "val_batch": self.val_batch > 0,
             "val_images": self.val_images >= 0, "warmup_steps": self.warmup_steps >= 0,
             "grad_clip": self.grad_clip >= 0, "threads": self.threads >= 0,
-            "num_workers": self.num_workers >= 0,
+            "num_workers": self.num_workers >= 0, "blocks": self.blocks >= 0,
+            "pretrained_lr_fraction": self.pretrained_lr_fraction >= 0,
             "lr_final_fraction": 0 <= self.lr_final_fraction <= 1,
         }
         bad = [k for k, ok in checks.items() if not ok]
@@ -152,6 +172,11 @@ class TrainConfig:
             raise ValueError(f'amp must be "auto", "bf16" or "none", got {self.amp!r}')
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ValueError(f'device must be "auto", "cpu" or "cuda[:i]", got {self.device!r}')
+        if self.loss not in ("image", "latent"):
+            raise ValueError(f'loss must be "image" or "latent", got {self.loss!r}')
+        self.cbrs = [str(c) for c in self.cbrs]
+        self.train_dirs, self.freeze = list(self.train_dirs), list(self.freeze)
+        self.pretrained_modules = list(self.pretrained_modules)
         for split in self.train_splits:
             if split not in ("train", "val", "test"):
                 raise ValueError(f'train_splits must hold "train", "val" (or "test"), got {split!r}')
@@ -162,6 +187,11 @@ class TrainConfig:
 
     def model_spec(self) -> dict:
         """What :func:`jscc_lab.models.build_model` needs (stored in every checkpoint)."""
+        if self.model == "taejscc":
+            kwargs = {"width": self.width, "blocks": self.blocks}
+            if self.cbrs:
+                kwargs["cbrs"] = list(self.cbrs)
+            return {"name": self.model, "channel": self.channel, "kwargs": kwargs}
         return {"name": self.model, "channel": self.channel,
                 "kwargs": {"cbr": self.cbr, "width": self.width}}
 
@@ -296,24 +326,51 @@ def _device_name(device: torch.device) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def mse_objective(model: nn.Module, x: torch.Tensor, snr_db: torch.Tensor, generator=None):
+def mse_objective(model: nn.Module, x: torch.Tensor, snr_db: torch.Tensor, generator=None, **conditions):
     """Distortion objective: mean squared error of ``model(x, snr_db)`` (PSNR-optimised JSCC).
 
+    ``conditions`` (e.g. ``cbr=`` per image for a rate-adaptive model) go to the model.
     Returns ``(loss, logs)``; every objective has this shape so the trainer can swap them.
     """
-    x_hat = model(x, snr_db, generator=generator)
+    x_hat = model(x, snr_db, generator=generator, **conditions)
     loss = F.mse_loss(x_hat.float(), x.float())
     return loss, {"mse": loss.detach()}
+
+
+def latent_mse_objective(model: nn.Module, x: torch.Tensor, snr_db: torch.Tensor, generator=None,
+                         **conditions):
+    """MSE between a pretrained-autoencoder latent and its estimate after the channel.
+
+    For models with ``latent(x)`` and ``latent_forward(z, snr_db, ...)`` (e.g.
+    :class:`~jscc_lab.models.TAEJSCC`): the image decoder is not run, so a step costs a fraction of
+    an image-space one. The target latent carries no gradient. Returns ``(loss, logs)``.
+    """
+    model = getattr(model, "module", model)  # DDP / compile wrappers
+    with torch.no_grad():
+        z = model.latent(x)
+    z_hat = model.latent_forward(z, snr_db, generator=generator, **conditions)
+    loss = F.mse_loss(z_hat.float(), z.float())
+    return loss, {"latent_mse": loss.detach()}
 
 
 @torch.no_grad()
 def validate_psnr(model: nn.Module, images: torch.Tensor, snrs_db, batch_size: int = 25,
                   seed: int = 0) -> dict[str, float]:
-    """Mean PSNR (dB, higher is better) of ``model`` on ``images`` at each SNR in ``snrs_db``.
+    """Mean PSNR (dB, higher is better) of ``model`` on ``images`` at each SNR in ``snrs_db``
+    (and, for a rate-adaptive model, at each CBR in ``model.cbrs``).
 
     The channel noise is seeded (``seed``), so validation numbers are comparable across steps.
-    Returns ``{"psnr@10dB": ..., ...}``.
+    Returns ``{"psnr@10dB": ..., ...}`` (``{"psnr@10dB,cbr1/48": ...}`` for rate-adaptive models).
     """
+    cbrs = getattr(model, "cbrs", None)
+    if cbrs is not None:
+        from .channels import cbr_label
+
+        out = {}
+        for c in cbrs:
+            one = validate_psnr(_AtCBR(model, c), images, snrs_db, batch_size, seed)
+            out.update({f"{k},cbr{cbr_label(c)}": v for k, v in one.items()})
+        return out
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -327,6 +384,36 @@ def validate_psnr(model: nn.Module, images: torch.Tensor, snrs_db, batch_size: i
         out[f"psnr@{float(snr):g}dB"] = torch.cat(values).mean().item()
     model.train(was_training)
     return out
+
+
+class _AtCBR(nn.Module):
+    """A rate-adaptive model fixed at one CBR (``model(x, snr_db, generator)`` as usual)."""
+
+    def __init__(self, model: nn.Module, cbr: float):
+        super().__init__()
+        self.model, self.cbr = model, cbr
+        self.train(model.training)
+
+    def forward(self, x, snr_db, generator=None):
+        return self.model(x, snr_db, cbr=self.cbr, generator=generator)
+
+
+def train_files(config: TrainConfig) -> list[Path]:
+    """Training image files of ``config``: its BSDS500 splits (or ``train_dir``) plus ``train_dirs``."""
+    from .data import _image_files
+    from .settings import data_root
+
+    files = [] if config.train_dir else [p for split in config.train_splits for p in bsds500_files(split)]
+    for folder in ([config.train_dir] if config.train_dir else []) + config.train_dirs:
+        path = Path(folder)
+        if not path.is_absolute() and not path.is_dir():
+            path = data_root() / folder
+        found = _image_files(path) if path.is_dir() else []
+        if not found:
+            raise FileNotFoundError(f"train_dirs: no images in {path} (relative folders are looked up "
+                                    "in the working directory, then under $JSCC_LAB_DATA)")
+        files += found
+    return files
 
 
 # ---------------------------------------------------------------------------------------------
@@ -395,7 +482,7 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, objective: Callable | None = None, progress: bool = True):
         self.config = config
-        self.objective = objective or mse_objective
+        self.objective = objective or (latent_mse_objective if config.loss == "latent" else mse_objective)
         self.progress = progress
         self.rank = int(os.environ.get("RANK", 0))
         self.world_size = int(os.environ.get("WORLD_SIZE", 1))
@@ -407,7 +494,8 @@ class Trainer:
             backend = "nccl" if self.device.type == "cuda" else "gloo"
             torch.distributed.init_process_group(backend=backend)
         self.amp = self.device.type == "cuda" and config.amp in ("auto", "bf16")
-        self.channels_last = self.device.type == "cuda" and config.channels_last
+        # channels_last pays on CUDA and on this project's AVX-512 CPUs too (benchmarks/train_throughput.py)
+        self.channels_last = config.channels_last
 
         torch.manual_seed(config.seed)
         spec = config.model_spec()
@@ -421,7 +509,9 @@ class Trainer:
             self.ddp = self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         if config.compile:
             self.net = torch.compile(self.net)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr,
+        if config.init_from:
+            self._init_weights(config.init_from)
+        self.optimizer = torch.optim.Adam(self._param_groups(), lr=config.lr,
                                           weight_decay=config.weight_decay)
         self.step = 0
         self.history: list[dict] = []
@@ -435,6 +525,33 @@ class Trainer:
         self._next_step = None
 
     # ---- setup ---------------------------------------------------------------------------
+
+    def _init_weights(self, path) -> None:
+        """Start from the weights of checkpoint ``path`` (same model spec; strict load)."""
+        from .pretrained import load_checkpoint
+
+        ckpt = load_checkpoint(path, map_location=self.device)
+        if ckpt.get("model") != self.config.model_spec():
+            raise ValueError(f"init_from={path} holds model {ckpt.get('model')}, the config asks for "
+                             f"{self.config.model_spec()}")
+        self.model.load_state_dict(ckpt["state_dict"])
+
+    def _param_groups(self) -> list[dict]:
+        """Trainable parameters: ``freeze`` prefixes excluded (``requires_grad`` off, so no
+        gradient is computed for them), ``pretrained_modules`` at ``pretrained_lr_fraction``."""
+        c = self.config
+        named = dict(self.model.named_parameters())
+        for prefix in c.freeze + c.pretrained_modules:
+            if not any(n == prefix or n.startswith(prefix + ".") for n in named):
+                raise ValueError(f"freeze / pretrained_modules: no parameters under {prefix!r} in {c.model}")
+        groups: dict[float, list] = {}
+        for name, p in named.items():
+            if any(name == f or name.startswith(f + ".") for f in c.freeze):
+                p.requires_grad_(False)
+                continue
+            slow = any(name == f or name.startswith(f + ".") for f in c.pretrained_modules)
+            groups.setdefault(c.pretrained_lr_fraction if slow else 1.0, []).append(p)
+        return [{"params": ps, "lr_fraction": f} for f, ps in groups.items()]
 
     def _pick_device(self) -> torch.device:
         want = self.config.device
@@ -457,10 +574,13 @@ class Trainer:
     def data(self) -> RandomCrops:
         if self._data is None:
             c = self.config
-            if c.train_dir:
-                source = c.train_dir
-            else:
-                source = [p for split in c.train_splits for p in bsds500_files(split)]
+            from PIL import Image
+
+            def big_enough(path):
+                with Image.open(path) as im:
+                    return min(im.size) >= c.crop
+
+            source = [p for p in train_files(c) if big_enough(p)]
             self._data = RandomCrops(source, size=c.crop, length=c.steps * self.images_per_step,
                                      seed=c.seed)
         return self._data
@@ -507,20 +627,33 @@ class Trainer:
         noise = torch.Generator(device=self.device).manual_seed(_mix_seed(c.seed, u, 2))
         return x, snr.to(self.device), noise
 
+    def conditions(self, step: int, micro: int) -> dict:
+        """Extra model inputs of a micro-batch: one CBR per image, drawn uniformly from
+        ``model.cbrs`` for a rate-adaptive model (a pure function of seed and step)."""
+        cbrs = getattr(self.model, "cbrs", None)
+        if cbrs is None:
+            return {}
+        c = self.config
+        u = (step * self.world_size + self.rank) * c.grad_accum + micro
+        g = torch.Generator().manual_seed(_mix_seed(c.seed, u, 3))
+        pick = torch.randint(len(cbrs), (c.batch_size,), generator=g)
+        return {"cbr": torch.tensor(cbrs, dtype=torch.float64)[pick]}
+
     def training_step(self, step: int) -> dict[str, float]:
         """One optimiser step over ``grad_accum`` micro-batches; returns logged scalars."""
         c = self.config
         for group in self.optimizer.param_groups:
-            group["lr"] = self.lr_at(step)
+            group["lr"] = self.lr_at(step) * group.get("lr_fraction", 1.0)
         self.optimizer.zero_grad(set_to_none=True)
         totals: dict[str, float] = {}
         for micro in range(c.grad_accum):
             x, snr, noise = self.micro_batch(step, micro)
+            conditions = self.conditions(step, micro)
             sync = not self.distributed or micro == c.grad_accum - 1
             ctx = self.ddp.no_sync() if not sync else contextlib.nullcontext()
             with ctx, torch.autocast(device_type=self.device.type, dtype=torch.bfloat16,
                                      enabled=self.amp):
-                loss, logs = self.objective(self.net, x, snr, noise)
+                loss, logs = self.objective(self.net, x, snr, noise, **conditions)
                 (loss / c.grad_accum).backward()
             for k, v in {"loss": loss.detach(), **logs}.items():
                 totals[k] = totals.get(k, 0.0) + float(v) / c.grad_accum
@@ -645,10 +778,17 @@ class Trainer:
                     running = {}
                     self.history.append({"step": self.step, **mean})
                     bar.set_postfix(loss=f"{mean['loss']:.4g}")
+                    if main and not self.progress:  # a plain log line (nohup / CI logs)
+                        self._tick()
+                        print(f"step {self.step}/{c.steps} " + " ".join(
+                            f"{k}={v:.4g}" for k, v in mean.items()) + f" wall={self.wall_time:.0f}s", flush=True)
                 validate_now = self.step % c.val_every == 0 or self.step == c.steps
                 if validate_now and main:
                     metrics = self.validate()
                     self.history.append({"step": self.step, **metrics})
+                    if not self.progress:
+                        print(f"step {self.step} validation " + " ".join(
+                            f"{k}={v:.3f}" for k, v in metrics.items()), flush=True)
                     bar.set_postfix(loss=f"{logs['loss']:.4g}", val_psnr=f"{metrics['val_psnr_db']:.2f}")
                     if self.best is None or metrics["val_psnr_db"] > self.best["val_psnr_db"]:
                         self.best = {"step": self.step, **metrics}

@@ -3,8 +3,8 @@
 ``lpips`` and DISTS are built on torchvision's ImageNet AlexNet / VGG16 convolution layers.
 :func:`backbone_features` finds those weights, in this order, and never falls back to random ones:
 
-1. ``$JSCC_LAB_DATA/weights/alexnet_features.pth`` / ``vgg16_features.pth`` (plain dicts
-   ``features.{i}.weight|bias``; format and provenance in that folder's README);
+1. ``alexnet_features.pth`` / ``vgg16_features.pth`` found by :mod:`jscc_lab.weights` (plain dicts
+   ``features.{i}.weight|bias`` in ``$JSCC_LAB_DATA/weights`` or the user cache, hash-checked);
 2. torchvision's own cache, ``$TORCH_HOME/hub/checkpoints/`` (``alexnet-owt-7be5be79.pth``,
    ``vgg16-397923af.pth``), where an earlier download left them;
 3. torchvision's download into that cache, unless ``JSCC_LAB_OFFLINE=1``.
@@ -22,19 +22,13 @@ import torch
 from torch import nn
 
 from .. import settings
+from ..weights import WEIGHTS, WeightsMissing, find_on_disk, local_weights_dir
 
-#: offline file name under ``$JSCC_LAB_DATA/weights`` for each backbone
-OFFLINE_FILES = {"alexnet": "alexnet_features.pth", "vgg16": "vgg16_features.pth"}
-
-#: SHA-256 of the offline copies (torchvision's ImageNet convolution weights, converted once; see
-#: the README beside them): a file that does not match is refused, never silently used
-OFFLINE_SHA256 = {
-    "alexnet": "1454cf628f565bb39c929b4ab19c33d8c662292055b946c48daaeb6ccaf8811d",
-    "vgg16": "c6202c684b82fdf2f7007873bcf40b1238e1565f688e2e541c96d8090c79c130",
-}
+#: entry of :data:`jscc_lab.weights.WEIGHTS` for each backbone (file name and pinned SHA-256)
+WEIGHT_NAMES = {"alexnet": "alexnet_features", "vgg16": "vgg16_features"}
 
 
-class BackboneWeightsMissing(FileNotFoundError):
+class BackboneWeightsMissing(WeightsMissing):
     """The ImageNet weights of a metric's backbone are neither on disk nor downloadable."""
 
 
@@ -49,9 +43,9 @@ def _torchvision_weights(arch: str):
 
 def offline_weights_path(arch: str) -> Path:
     """``$JSCC_LAB_DATA/weights/<arch>_features.pth``: where the offline copy is looked up."""
-    if arch not in OFFLINE_FILES:
-        raise ValueError(f"arch must be one of {sorted(OFFLINE_FILES)}, got {arch!r}")
-    return settings.data_root() / "weights" / OFFLINE_FILES[arch]
+    if arch not in WEIGHT_NAMES:
+        raise ValueError(f"arch must be one of {sorted(WEIGHT_NAMES)}, got {arch!r}")
+    return local_weights_dir() / WEIGHTS[WEIGHT_NAMES[arch]].file
 
 
 def torch_cache_path(arch: str) -> Path:
@@ -89,18 +83,13 @@ def backbone_features(arch: str) -> tuple[dict[str, torch.Tensor], str]:
     Raises :class:`BackboneWeightsMissing` when no source works; see the module doc for the order.
     """
     local = offline_weights_path(arch)
-    if local.is_file():
-        from ..data import sha256_of
-
-        digest = sha256_of(local)
-        if digest != OFFLINE_SHA256[arch]:
-            raise BackboneWeightsMissing(
-                f"{local} has SHA-256 {digest}, not the pinned {OFFLINE_SHA256[arch]} of the "
-                f"ImageNet {arch} weights: replace it with a verified copy (or remove it to let "
-                "torchvision download the weights)"
-            )
-        state = torch.load(local, map_location="cpu", weights_only=True)
-        return _features_only(state, arch, local), str(local)
+    try:
+        found = find_on_disk(WEIGHT_NAMES[arch])
+    except WeightsMissing as err:  # a copy with the wrong hash: refused, never used
+        raise BackboneWeightsMissing(str(err)) from err
+    if found is not None:
+        state = torch.load(found, map_location="cpu", weights_only=True)
+        return _features_only(state, arch, found), str(found)
     cached = torch_cache_path(arch)
     if cached.is_file():
         state = torch.load(cached, map_location="cpu", weights_only=True)

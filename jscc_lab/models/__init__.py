@@ -60,6 +60,10 @@ __all__ = [
     "FiLM",
     "ConditionEmbedding",
     "beta_tensor",
+    "TAEF2Encoder",
+    "TAEF2Decoder",
+    "taef2",
+    "TAEJSCC",
 ]
 
 #: model name -> class; configs and checkpoints refer to models by these names
@@ -110,4 +114,8 @@ from .perceptual import (  # noqa: E402
     beta_tensor,
 )
 
+from .taef2 import TAEF2Decoder, TAEF2Encoder, taef2  # noqa: E402
+from .taejscc import TAEJSCC  # noqa: E402
+
 MODELS.setdefault("perceptual", PerceptualJSCC)
+MODELS.setdefault("taejscc", TAEJSCC)

@@ -1,0 +1,288 @@
+"""Deep JSCC built on a pretrained autoencoder: TAEF2 encoder -> learned channel layers -> TAEF2 decoder.
+
+The pretrained TAEF2 encoder (:mod:`jscc_lab.models.taef2`) turns an image into a 32-channel
+latent at 1/8 resolution that its GAN-trained decoder renders back sharply. What is left to learn
+is the part around the channel:
+
+* **transmitter layers** regroup the latent's 2x2 neighbourhoods into ``128`` channels at 1/16
+  resolution (``pixel_unshuffle``; that alone is exactly CBR 1/12) and add a learned, SNR- and
+  CBR-conditioned residual (3x3 residual blocks at 1/16 resolution). The symbols are **ordered by
+  importance**: for CBR ``rho`` only the first ``m = 1536 rho`` channels are sent (16, 32, 64,
+  128 channels for 1/96, 1/48, 1/24, 1/12), power-normalised to unit mean power per image;
+* any channel of :mod:`jscc_lab.channels`;
+* **receiver layers** fill the channels that were not sent with zeros and undo the channel with
+  a conditioned residual network back to the 32-channel latent at 1/8, which the decoder renders.
+
+One set of weights is **rate-adaptive** (``model.cbrs``) and SNR-adaptive: training draws a CBR
+and an SNR per image, so the first channels learn to carry the most. The linear paths start as the
+identity, so an untrained model at CBR 1/12 already transmits the TAEF2 latent as analog symbols.
+
+Example
+-------
+>>> import torch
+>>> from jscc_lab.models.taejscc import TAEJSCC
+>>> model = TAEJSCC(width=32, blocks=1, pretrained=False)   # pretrained=True loads TAEF2
+>>> x = torch.rand(2, 3, 64, 64)
+>>> s = model.encode(x, cbr="1/48"); s.shape                # k = 64*64*3/48 complex symbols
+torch.Size([2, 256])
+>>> model(x, 10.0, cbr="1/12").shape
+torch.Size([2, 3, 64, 64])
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..channels import AWGN, complex_to_real, real_to_complex
+from .layers import crop_to, pad_to_multiple, snr_tensor
+from .perceptual import FiLM
+from .taef2 import LATENT_CHANNELS, TAEF2Decoder, TAEF2Encoder, taef2
+
+__all__ = ["TAEJSCC", "DEFAULT_CBRS"]
+
+#: the CBRs one checkpoint serves: 16, 32, 64 and 128 symbol channels at 1/16 resolution
+DEFAULT_CBRS = ("1/96", "1/48", "1/24", "1/12")
+_DOWN = 16                       # resolution of the transmitted symbols
+_SLOTS = 4 * LATENT_CHANNELS     # real channels at 1/16 after pixel_unshuffle(2): CBR 1/12
+
+
+def _cbr_channels(cbr) -> int:
+    """Real channels ``m`` at 1/16 resolution for ``cbr`` (``m = 6 * 16^2 * cbr``)."""
+    m = Fraction(str(cbr)).limit_denominator(100_000) * 6 * _DOWN * _DOWN
+    if m.denominator != 1 or not 0 < m <= _SLOTS:
+        raise ValueError(f"cbr must be a multiple of 1/1536 in (0, 1/12], got {cbr!r}")
+    return int(m)
+
+
+class _Condition(nn.Module):
+    """``(snr_db, cbr)`` -> conditioning vector ``(N, dim)``: SNR as ``snr/20``, CBR as
+    ``log2(m / 128)``, through a two-layer MLP with SiLU."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(2, dim), nn.SiLU(), nn.Linear(dim, dim), nn.SiLU())
+
+    def forward(self, snr_db: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        c = torch.stack([snr_db.float() / 20.0, torch.log2(m.float() / _SLOTS)], dim=1)
+        return self.mlp(c)
+
+
+class _ResBlock(nn.Module):
+    """conv3 -> FiLM -> SiLU -> conv3 -> FiLM, plus the input. ``(N, C, h, w)`` in and out."""
+
+    def __init__(self, width: int, cond_dim: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(width, width, 3, padding=1)
+        self.conv2 = nn.Conv2d(width, width, 3, padding=1)
+        self.film1, self.film2 = FiLM(cond_dim, width), FiLM(cond_dim, width)
+
+    def forward(self, x, cond):
+        h = F.silu(self.film1(self.conv1(x), cond))
+        return x + self.film2(self.conv2(h), cond)
+
+
+class _Adapter(nn.Module):
+    """``(N, 128, h, w)`` -> ``(N, 128, h, w)``: a 1x1 linear path (identity at start) plus a
+    conditioned residual network (``blocks`` blocks of ``width`` channels; its output conv starts
+    at zero, so the adapter starts as the identity)."""
+
+    def __init__(self, c_in: int, width: int, blocks: int, cond_dim: int):
+        super().__init__()
+        self.linear = nn.Conv2d(c_in, _SLOTS, 1)
+        with torch.no_grad():
+            self.linear.weight.copy_(torch.eye(_SLOTS).view(_SLOTS, _SLOTS, 1, 1))
+            self.linear.bias.zero_()
+        self.stem = nn.Conv2d(c_in, width, 3, padding=1)
+        self.blocks = nn.ModuleList([_ResBlock(width, cond_dim) for _ in range(blocks)])
+        self.head = nn.Conv2d(width, _SLOTS, 3, padding=1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, u, cond):
+        h = self.stem(u)
+        for block in self.blocks:
+            h = block(h, cond)
+        return self.linear(u) + self.head(F.silu(h))
+
+
+class TAEJSCC(nn.Module):
+    """Rate- and SNR-adaptive deep JSCC around the pretrained TAEF2 autoencoder.
+
+    Parameters
+    ----------
+    width, blocks : channels and residual blocks of each learned adapter (at 1/16 resolution).
+    cbrs : the CBRs this model serves (multiples of 1/1536 up to 1/12), listed in ``model.cbrs``.
+    channel : channel module (default :class:`~jscc_lab.channels.AWGN`).
+    default_snr_db, default_cbr : used when ``snr_db`` / ``cbr`` are not given.
+    pretrained : load the published TAEF2 weights (``False``: random, e.g. before loading a
+        checkpoint that holds fine-tuned ones).
+    cond_dim : size of the (SNR, CBR) conditioning vector.
+
+    Call
+    ----
+    ``model(x, snr_db, cbr=None, generator=None) -> x_hat``: ``x`` ``(N, 3, H, W)`` in ``[0, 1]``
+    (padded to multiples of 16 and cropped back); ``snr_db`` float or ``(N,)``; ``cbr`` one of
+    ``model.cbrs`` (or, in training, an ``(N,)`` tensor of them: one CBR per image).
+    ``encode(x, snr_db=None, cbr=None) -> s`` ``(N, k)`` complex64, ``k = cbr * 3 H W``, unit mean
+    power per image; ``decode(y, snr_db=None, cbr=None, size=None) -> x_hat``.
+    """
+
+    def __init__(self, width: int = 256, blocks: int = 6, cbrs=DEFAULT_CBRS,
+                 channel: nn.Module | None = None, default_snr_db: float = 10.0,
+                 default_cbr: str | None = None, pretrained: bool = True, cond_dim: int = 64):
+        super().__init__()
+        for name, value, low in (("width", width, 1), ("blocks", blocks, 0), ("cond_dim", cond_dim, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+        self.cbr_names = tuple(str(Fraction(str(c))) for c in cbrs)
+        if not self.cbr_names:
+            raise ValueError("cbrs must list at least one CBR, e.g. ('1/48', '1/12')")
+        self._m = {name: _cbr_channels(name) for name in self.cbr_names}
+        self.default_cbr = str(Fraction(str(default_cbr))) if default_cbr else self.cbr_names[-1]
+        if self.default_cbr not in self._m:
+            raise ValueError(f"default_cbr={default_cbr!r} is not among cbrs {self.cbr_names}")
+        self.width, self.blocks, self.default_snr_db = width, blocks, float(default_snr_db)
+        self.channel = AWGN() if channel is None else channel
+        if pretrained:
+            self.ae_encoder, self.ae_decoder = taef2()
+        else:
+            self.ae_encoder, self.ae_decoder = TAEF2Encoder(), TAEF2Decoder()
+        self.tx_condition, self.rx_condition = _Condition(cond_dim), _Condition(cond_dim)
+        self.transmitter = _Adapter(_SLOTS, width, blocks, cond_dim)
+        self.receiver = _Adapter(_SLOTS, width, blocks, cond_dim)
+        self._last_size: tuple[int, int] | None = None
+
+    # ---- bookkeeping -------------------------------------------------------------------------
+
+    @property
+    def cbrs(self) -> tuple[float, ...]:
+        """The CBRs this model serves, as floats (ascending as configured)."""
+        return tuple(float(Fraction(c)) for c in self.cbr_names)
+
+    def symbol_channels(self, cbr=None) -> int:
+        """Real channels ``m`` at 1/16 resolution sent at ``cbr`` (default ``default_cbr``)."""
+        name = self._cbr_name(cbr)
+        return self._m[name]
+
+    def _cbr_name(self, cbr) -> str:
+        if cbr is None:
+            return self.default_cbr
+        try:
+            frac = Fraction(cbr).limit_denominator(100_000) if not isinstance(cbr, str) else Fraction(cbr)
+        except (TypeError, ValueError, ZeroDivisionError):
+            frac = None
+        name = None if frac is None else str(frac)
+        if name not in self._m:
+            raise ValueError(f"cbr must be one of this model's cbrs {', '.join(self.cbr_names)}, got {cbr!r}")
+        return name
+
+    def _channels_per_image(self, cbr, n: int, device) -> torch.Tensor:
+        """``(N,)`` long tensor of ``m`` per image from a CBR, or an ``(N,)`` tensor of CBRs."""
+        if isinstance(cbr, torch.Tensor) and cbr.ndim == 1:
+            if cbr.numel() != n:
+                raise ValueError(f"cbr must be one CBR or a tensor of shape (N,) = ({n},), got {tuple(cbr.shape)}")
+            return torch.tensor([self.symbol_channels(float(c)) for c in cbr.tolist()], device=device)
+        return torch.full((n,), self.symbol_channels(cbr), device=device, dtype=torch.long)
+
+    @staticmethod
+    def _check_images(x) -> None:
+        if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f"x must be an image tensor of shape (N, 3, H, W), got {getattr(x, 'shape', type(x))}")
+        if x.is_complex() or not x.is_floating_point():
+            raise TypeError(f"x must be a real floating-point tensor in [0, 1], got {x.dtype}")
+        if x.shape[0] == 0:
+            raise ValueError("x is an empty batch (N = 0); give at least one image")
+        if not torch.isfinite(x).all():
+            raise ValueError("x contains NaN or infinite values; images must lie in [0, 1]")
+
+    def channel_uses(self, height: int, width: int, cbr=None) -> int:
+        """Complex channel uses ``k`` for a ``height x width`` image at ``cbr``."""
+        hp, wp = -(-height // _DOWN) * _DOWN, -(-width // _DOWN) * _DOWN
+        return self.symbol_channels(cbr) * (hp // _DOWN) * (wp // _DOWN) // 2
+
+    # ---- the pieces --------------------------------------------------------------------------
+
+    def latent(self, x: torch.Tensor) -> torch.Tensor:
+        """TAEF2 latent ``(N, 32, H/8, W/8)`` of images padded to multiples of 16."""
+        return self.ae_encoder(x)
+
+    def transmit_latent(self, z: torch.Tensor, snr: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """Latent ``(N, 32, h, w)`` -> symbols on the 1/16 grid ``(N, 128, h/2, w/2)`` with the
+        channels beyond ``m`` (per image) zeroed and unit mean power over the sent ones."""
+        u = F.pixel_unshuffle(z, 2)
+        s = self.transmitter(u, self.tx_condition(snr, m))
+        mask = self._mask(m, s)
+        s = s * mask
+        symbols = m.view(-1, 1, 1, 1).to(s.dtype) * s.shape[-2] * s.shape[-1] / 2  # 2 reals each
+        power = s.square().sum(dim=(1, 2, 3), keepdim=True) / symbols
+        return s / power.clamp_min(1e-12).sqrt()
+
+    def receive_latent(self, r: torch.Tensor, snr: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """Received grid ``(N, 128, h, w)`` (zeros where nothing was sent) -> latent ``(N, 32, 2h, 2w)``."""
+        r = r * self._mask(m, r)
+        return F.pixel_shuffle(self.receiver(r, self.rx_condition(snr, m)), 2)
+
+    @staticmethod
+    def _mask(m: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        idx = torch.arange(_SLOTS, device=like.device).view(1, -1, 1, 1)
+        return (idx < m.view(-1, 1, 1, 1)).to(like.dtype)
+
+    def _through_channel(self, s: torch.Tensor, snr_db, generator) -> torch.Tensor:
+        """Send the whole ``(N, 128, h, w)`` grid (zeros are not sent: the receiver masks them)."""
+        y = self.channel(real_to_complex(s), snr_db, generator=generator)
+        return complex_to_real(y).reshape(s.shape)
+
+    def latent_forward(self, z: torch.Tensor, snr_db, cbr=None, generator=None) -> torch.Tensor:
+        """Latent ``(N, 32, h, w)`` (h, w even) -> channel -> received latent estimate, same shape."""
+        n = z.shape[0]
+        snr = snr_tensor(snr_db, n, z.device)
+        m = self._channels_per_image(cbr, n, z.device)
+        s = self.transmit_latent(z, snr, m)
+        return self.receive_latent(self._through_channel(s, snr, generator), snr, m)
+
+    # ---- the contract ------------------------------------------------------------------------
+
+    def encode(self, x: torch.Tensor, snr_db=None, cbr=None) -> torch.Tensor:
+        """Images ``(N, 3, H, W)`` -> complex symbols ``(N, k)``, ``k = cbr * 3 H' W'`` (``H', W'``
+        padded to multiples of 16), unit mean power per image."""
+        self._check_images(x)
+        n = x.shape[0]
+        snr = snr_tensor(self.default_snr_db if snr_db is None else snr_db, n, x.device)
+        m = self._channels_per_image(cbr, n, x.device)
+        x_pad, self._last_size = pad_to_multiple(x, _DOWN)
+        s = self.transmit_latent(self.latent(x_pad), snr, m)
+        k = int(m[0]) * s.shape[-1] * s.shape[-2] // 2
+        return real_to_complex(s)[:, :k]  # unit mean power: transmit_latent normalised the sent part
+
+    def decode(self, y: torch.Tensor, snr_db=None, cbr=None, size: tuple[int, int] | None = None) -> torch.Tensor:
+        """Received symbols ``(N, k)`` -> images ``(N, 3, H, W)``; ``size`` defaults to the last
+        :meth:`encode`'s image size, ``cbr`` to ``default_cbr``."""
+        size = size or self._last_size
+        if size is None:
+            raise ValueError("decode needs size=(H, W) of the image (no encode() call to take it from)")
+        n = y.shape[0]
+        h, w = -(-size[0] // _DOWN), -(-size[1] // _DOWN)
+        k = self.channel_uses(*size, cbr=cbr)
+        if y.ndim != 2 or y.shape[1] != k:
+            raise ValueError(f"y must have shape (N, {k}) for a {size[0]}x{size[1]} image at cbr="
+                             f"{self._cbr_name(cbr)}, got {tuple(y.shape)}")
+        full = torch.zeros(n, _SLOTS * h * w // 2, dtype=torch.complex64, device=y.device)
+        full[:, :k] = y
+        r = complex_to_real(full).reshape(n, _SLOTS, h, w)
+        snr = snr_tensor(self.default_snr_db if snr_db is None else snr_db, n, y.device)
+        z_hat = self.receive_latent(r, snr, self._channels_per_image(cbr, n, y.device))
+        return crop_to(self.ae_decoder(z_hat), size)
+
+    def forward(self, x: torch.Tensor, snr_db, cbr=None, generator=None) -> torch.Tensor:
+        """``encode`` -> ``channel(s, snr_db, generator)`` -> ``decode``; ``cbr`` may be ``(N,)``."""
+        self._check_images(x)
+        x_pad, size = pad_to_multiple(x, _DOWN)
+        z_hat = self.latent_forward(self.latent(x_pad), snr_db, cbr, generator)
+        return crop_to(self.ae_decoder(z_hat), size)
+
+    def extra_repr(self) -> str:
+        return f"cbrs={self.cbr_names}, width={self.width}, blocks={self.blocks}"

@@ -1,0 +1,230 @@
+"""The pretrained TAEF2 autoencoder, the weight loader and the rate-adaptive JSCC built on them."""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+
+import pytest
+import torch
+
+from jscc_lab import weights
+from jscc_lab.data import center_crop, kodak
+from jscc_lab.metrics import psnr
+from jscc_lab.models import TAEJSCC, build_model
+from jscc_lab.models.taef2 import TAEF2Decoder, TAEF2Encoder, taef2
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the network was contacted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+
+
+@pytest.fixture
+def empty_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def ae():
+    return taef2()
+
+
+# ---------------------------------------------------------------------------------------------
+# the weight loader
+# ---------------------------------------------------------------------------------------------
+
+
+def test_weights_load_from_the_data_folder_with_their_hash(data_root, no_network, empty_cache):
+    path = weights.weights_path("taef2_encoder")
+    assert path == data_root / "weights" / "taef2_encoder.pth"
+    state = weights.load_weights("taef2_encoder")
+    assert all(v.dtype == torch.float32 for v in state.values())
+    assert weights.load_weights("taef2_encoder", dtype=None)["0.weight"].dtype == torch.float16
+
+
+def test_a_wrong_hash_is_refused(tmp_path, monkeypatch, no_network, empty_cache):
+    (tmp_path / "weights").mkdir()
+    torch.save({"0.weight": torch.zeros(1)}, tmp_path / "weights" / "taef2_decoder.pth")
+    monkeypatch.setenv("JSCC_LAB_DATA", str(tmp_path))
+    with pytest.raises(weights.WeightsMissing, match="SHA-256"):
+        weights.weights_path("taef2_decoder")
+
+
+def test_offline_missing_file_names_the_folder(tmp_path, monkeypatch, no_network, empty_cache):
+    monkeypatch.setenv("JSCC_LAB_DATA", str(tmp_path))
+    monkeypatch.setenv("JSCC_LAB_OFFLINE", "1")
+    with pytest.raises(weights.WeightsMissing) as info:
+        taef2()
+    message = str(info.value)
+    assert "taef2_encoder.pth" in message and str(tmp_path / "weights") in message
+    assert "JSCC_LAB_OFFLINE=1" in message
+
+
+def test_download_goes_to_the_pinned_url_and_checks_the_hash(tmp_path, monkeypatch, empty_cache):
+    """Online, a missing file is fetched from the pinned commit URL into the user cache, and a
+    download with the wrong content is deleted, not used."""
+    monkeypatch.setenv("JSCC_LAB_DATA", str(tmp_path / "data"))
+    monkeypatch.delenv("JSCC_LAB_OFFLINE", raising=False)
+    asked = []
+
+    def fake_download(url, dest, sha256=None, progress=True):
+        asked.append((url, dest, sha256))
+        raise OSError("SHA-256 mismatch (simulated)")
+
+    monkeypatch.setattr("jscc_lab.data.download_file", fake_download)
+    with pytest.raises(weights.WeightsMissing, match="SHA-256 mismatch"):
+        weights.weights_path("taef2_decoder")
+    url, dest, sha = asked[0]
+    assert url.startswith("https://raw.githubusercontent.com/madebyollin/taesd/5cccb12dc72074a4")
+    assert dest == tmp_path / "cache" / "jscc_lab" / "weights" / "taef2_decoder.pth"
+    assert sha == weights.WEIGHTS["taef2_decoder"].sha256
+
+
+def test_unknown_weight_name_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="taef2_encoder"):
+        weights.weights_path("taef1")
+
+
+# ---------------------------------------------------------------------------------------------
+# the port is exact
+# ---------------------------------------------------------------------------------------------
+
+
+def test_taef2_reproduces_the_published_network_on_a_kodak_crop(ae, data_root):
+    """Values pinned from the published weights (strict load) on kodim01's 128x128 centre crop."""
+    encoder, decoder = ae
+    x = center_crop(kodak()[0], 128)
+    with torch.no_grad():
+        z = encoder(x)
+        x_hat = decoder(z).clamp(0, 1)
+    assert z.shape == (1, 32, 16, 16)
+    assert z[0, :3, 0, 0].tolist() == pytest.approx([0.94014, -0.09915, -1.27884], abs=2e-4)
+    assert z.abs().mean().item() == pytest.approx(0.65584, abs=1e-4)
+    assert psnr(x, x_hat).item() == pytest.approx(24.9497, abs=0.01)
+
+
+@pytest.mark.slow
+def test_taef2_kodak_crops_ceiling(ae, data_root):
+    encoder, decoder = ae
+    x = torch.cat([center_crop(im, 256) for im in kodak()])
+    with torch.no_grad():
+        x_hat = decoder(encoder(x)).clamp(0, 1)
+    assert psnr(x, x_hat).mean().item() == pytest.approx(29.53, abs=0.05)
+
+
+def test_layouts_load_strictly():
+    with pytest.raises(RuntimeError, match="Missing key|Unexpected key"):
+        TAEF2Decoder().load_state_dict(TAEF2Encoder().state_dict(), strict=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# the JSCC family on top
+# ---------------------------------------------------------------------------------------------
+
+
+def small_model(**kw):
+    torch.manual_seed(0)
+    return TAEJSCC(width=16, blocks=1, pretrained=False, **kw)
+
+
+@pytest.mark.parametrize("cbr,channels", [("1/96", 16), ("1/48", 32), ("1/24", 64), ("1/12", 128)])
+def test_encode_sends_cbr_times_n_unit_power_symbols(cbr, channels):
+    model = small_model()
+    x = torch.rand(3, 3, 48, 80)
+    s = model.encode(x, snr_db=5.0, cbr=cbr)
+    k = int(round(3 * 48 * 80 * float(eval(cbr))))
+    assert s.shape == (3, k) and s.dtype == torch.complex64
+    assert torch.allclose(s.abs().square().mean(1), torch.ones(3), atol=1e-5)
+    assert model.symbol_channels(cbr) == channels
+    assert model.channel_uses(48, 80, cbr=cbr) == k
+
+
+def test_decode_of_encode_equals_forward_without_noise():
+    model = small_model().eval()
+    x = torch.rand(2, 3, 32, 48)
+    with torch.no_grad():
+        for cbr in model.cbrs:
+            s = model.encode(x, 40.0, cbr=cbr)
+            a = model.decode(s, 40.0, cbr=cbr)
+            # forward adds noise at 80 dB: indistinguishable from the noiseless decode
+            b = model(x, 80.0, cbr=cbr, generator=torch.Generator().manual_seed(0))
+            assert a.shape == x.shape
+            # the SNR input differs (40 vs 80 dB), so compare with matching SNR
+            c = model.decode(model.channel(s, 80.0, generator=torch.Generator().manual_seed(0)), 80.0, cbr=cbr)
+            assert torch.allclose(b, model.decode(s, 80.0, cbr=cbr), atol=1e-3)
+            assert torch.allclose(c, b, atol=1e-3)
+
+
+def test_per_image_cbr_matches_one_cbr_at_a_time():
+    model = small_model().eval()
+    x = torch.rand(4, 3, 32, 32)
+    cbrs = torch.tensor([1 / 96, 1 / 12, 1 / 48, 1 / 24], dtype=torch.float64)
+    with torch.no_grad():
+        z = model.latent(x)
+        mixed = model.latent_forward(z, 100.0, cbr=cbrs, generator=torch.Generator().manual_seed(1))
+        for i, c in enumerate(cbrs.tolist()):
+            one = model.latent_forward(z[i : i + 1], 100.0, cbr=c, generator=torch.Generator().manual_seed(1))
+            assert torch.allclose(mixed[i], one[0], atol=2e-3)
+
+
+def test_bad_cbr_and_images_are_refused():
+    model = small_model(cbrs=("1/48", "1/12"))
+    assert model.cbrs == (1 / 48, 1 / 12)
+    with pytest.raises(ValueError, match="cbr must be one of this model's cbrs 1/48, 1/12"):
+        model.encode(torch.rand(1, 3, 32, 32), cbr="1/24")
+    with pytest.raises(ValueError, match="multiple of 1/1536"):
+        TAEJSCC(cbrs=("1/1000",), pretrained=False)
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        model.encode(torch.rand(3, 32, 32))
+
+
+def test_untrained_model_at_cbr_1_12_transmits_the_latent(ae, data_root):
+    """The linear paths start as the identity: at CBR 1/12 and high SNR, the untrained model is
+    the TAEF2 autoencoder up to the power scaling of the symbols (and the decoder's soft clamp)."""
+    model = TAEJSCC(width=16, blocks=1).eval()
+    x = center_crop(kodak()[0], 128)
+    with torch.no_grad():
+        ceiling = psnr(x, ae[1](ae[0](x)).clamp(0, 1)).item()
+        got = psnr(x, model(x, 40.0, cbr="1/12", generator=torch.Generator().manual_seed(0)).clamp(0, 1)).item()
+    assert got > ceiling - 3.0
+
+
+def test_checkpoints_round_trip_through_the_registry_builder(tmp_path):
+    from jscc_lab.pretrained import load_checkpoint, model_from_checkpoint
+    from jscc_lab.train import save_checkpoint
+
+    model = small_model()
+    spec = {"name": "taejscc", "channel": "awgn", "kwargs": {"width": 16, "blocks": 1}}
+    save_checkpoint({"model": spec, "state_dict": model.state_dict()}, tmp_path / "m.pt")
+    again = model_from_checkpoint(load_checkpoint(tmp_path / "m.pt"))
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(again.eval().encode(x, cbr="1/48"), model.eval().encode(x, cbr="1/48"))
+    assert build_model("taejscc", width=16, blocks=1, pretrained=False).cbrs == model.cbrs
+
+
+@pytest.mark.parametrize("loss", ["latent", "image"])
+def test_a_training_step_lowers_the_loss_on_a_fixed_batch(loss):
+    from jscc_lab.train import latent_mse_objective, mse_objective
+
+    model = small_model()
+    objective = latent_mse_objective if loss == "latent" else mse_objective
+    x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    cbr = torch.tensor([1 / 96, 1 / 48, 1 / 24, 1 / 12], dtype=torch.float64)
+    params = [p for n, p in model.named_parameters() if not n.startswith("ae_encoder")]
+    opt = torch.optim.Adam(params, lr=1e-3)
+
+    def value():
+        return objective(model, x, torch.full((4,), 10.0), torch.Generator().manual_seed(5), cbr=cbr)[0]
+
+    before = value().item()
+    for _ in range(5):
+        opt.zero_grad()
+        value().backward()
+        opt.step()
+    assert value().item() < before * 0.98
