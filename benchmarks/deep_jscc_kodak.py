@@ -1,135 +1,190 @@
-"""Quality and speed of the shipped deep JSCC checkpoints.
+"""Deep JSCC on Kodak-24 against separate coding: PSNR per SNR and CBR, colour, training curve.
 
-1. Quality: every checkpoint in ``jscc_lab.pretrained`` on Kodak-24 (full 768x512 images) over
-   AWGN SNR {0, 5, 10, 15, 20} dB: PSNR, plus MS-SSIM / LPIPS when ``jscc_lab.metrics.evaluate``
-   is available. Channel noise is seeded, so the table is reproducible.
-2. Speed: images/s of a training step and of inference, for the ADJSCC model at the shipped
-   (CPU) width and at the paper's width 256, on the CPU and (if present) on CUDA, where eager
-   fp32 and bf16 + channels_last are measured in the same run.
+1. **Quality**: each model (registered checkpoints, or checkpoint files of a live run) on Kodak-24
+   at full size (768x512) over AWGN SNR {0, 5, 10, 15, 20} dB at every CBR it serves (a
+   rate-adaptive model is swept over ``model.cbrs``), with :func:`jscc_lab.evaluate.sweep`
+   (seeded noise). Colour: per-channel mean bias ``mean(x_hat - x)`` and the chroma kept
+   (``chroma_ratio``), at every point. Printed beside HEVC + capacity and HEVC + 5G LDPC from
+   ``benchmarks/results/separation_sweep_kodak24.json`` (the same images, SNRs and CBRs; made by
+   ``benchmarks/separation_sweep.py``), with the targets of the issue checked.
+2. **Training curve** (``--curve CKPT --curve-figure PNG``): validation PSNR per CBR against the
+   CPU-hours of the run, read from the checkpoint's own history.
 
-    JSCC_LAB_DATA=../shared/data JSCC_LAB_OFFLINE=1 python benchmarks/deep_jscc_kodak.py
-    python benchmarks/deep_jscc_kodak.py --snr 10 --images 24 --no-speed   # one column only
+    JSCC_LAB_DATA=../shared/data JSCC_LAB_OFFLINE=1 python benchmarks/deep_jscc_kodak.py \\
+        --models taejscc-psnr-awgn --json benchmarks/results/deep_jscc_kodak24.json
+    python benchmarks/deep_jscc_kodak.py --checkpoint RUN/best.pt --snr 10 --images 8   # a live run
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from pathlib import Path
 
+import numpy as np
 import torch
 
 from jscc_lab import pretrained
-from jscc_lab.data import kodak
-from jscc_lab.metrics import psnr
-from jscc_lab.models import build_model
+from jscc_lab.channels import cbr_label
+from jscc_lab.data import center_crop, kodak
+from jscc_lab.evaluate import summarize, sweep
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SEPARATION = RESULTS / "separation_sweep_kodak24.json"
+COLOUR = ("bias_r", "bias_g", "bias_b", "chroma_ratio")
+#: issue targets at 10 dB (Kodak-24 full size, mean PSNR)
+TARGETS_10DB = {1 / 96: 24.5, 1 / 48: 27.4, 1 / 24: 30.0, 1 / 12: 31.5}
 
 
-def _extra_metrics():
-    """``jscc_lab.metrics.evaluate`` and its metric names, when the metrics module has them."""
-    try:
-        from jscc_lab.metrics import evaluate
-    except ImportError:
-        return None, []
-    return evaluate, ["ms_ssim", "lpips"]
+def load_models(names, checkpoints):
+    models = {name: pretrained.load(name) for name in names}
+    for path in checkpoints:
+        ckpt = pretrained.load_checkpoint(path)
+        models[Path(path).parent.name + "/" + Path(path).stem] = pretrained.model_from_checkpoint(ckpt).eval()
+    return models
 
 
-def quality_table(names, snrs, n_images, seed=0, extra=True) -> str:
-    images = kodak()[:n_images]
-    evaluate, metric_names = _extra_metrics() if extra else (None, [])
-    header = ["checkpoint", "metric"] + [f"{s:g} dB" for s in snrs]
-    rows = []
-    for name in names:
-        model = pretrained.load(name)
-        scores = {m: [] for m in ["psnr", *metric_names]}
-        for snr in snrs:
-            g = torch.Generator().manual_seed(seed)
-            per = {m: [] for m in scores}
-            with torch.no_grad():
-                for x in images:
-                    x_hat = model(x, float(snr), generator=g)
-                    per["psnr"].append(psnr(x, x_hat).item())
-                    if evaluate is not None:
-                        res = evaluate(x, x_hat.clamp(0, 1), metrics=metric_names)
-                        for m in metric_names:
-                            per[m].append(float(res[m].mean()))
-            for m in scores:
-                scores[m].append(sum(per[m]) / len(per[m]))
-        for m, values in scores.items():
-            rows.append([name, m] + [f"{v:.4f}" if m != "psnr" else f"{v:.2f}" for v in values])
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
+def separation_rows(snrs, cbrs) -> dict:
+    """``{(system, cbr, snr): mean psnr}`` of the saved full-size separation sweep."""
+    if not SEPARATION.is_file():
+        return {}
+    out = {}
+    for r in json.loads(SEPARATION.read_text())["rows"]:
+        if r["snr_db"] in snrs and any(abs(r["cbr"] - c) < 1e-9 for c in cbrs):
+            out[(f"hevc+{r['channel_code']}", r["cbr"], r["snr_db"])] = r["psnr"]
+    return out
+
+
+def psnr_table(summary, snrs, reference) -> str:
+    systems = sorted({r["system"] for r in summary})
+    cbrs = sorted({r["cbr"] for r in summary})
+    lines = ["| system | CBR | " + " | ".join(f"{s:g} dB" for s in snrs) + " |",
+             "|---|---|" + "---:|" * len(snrs)]
+    for cbr in cbrs:
+        for system in systems:
+            vals = {r["snr_db"]: r["psnr"] for r in summary if r["system"] == system and r["cbr"] == cbr}
+            if vals:
+                lines.append(f"| {system} | {cbr_label(cbr)} | " + " | ".join(
+                    f"{vals[s]:.2f}" if s in vals else "" for s in snrs) + " |")
+        for ref in ("hevc+capacity", "hevc+ldpc"):
+            vals = {s: reference.get((ref, c, s)) for s in snrs for c in [cbr]}
+            if any(v is not None for v in vals.values()):
+                lines.append(f"| {ref} | {cbr_label(cbr)} | " + " | ".join(
+                    f"{vals[s]:.2f}" if vals[s] is not None else "" for s in snrs) + " |")
     return "\n".join(lines)
 
 
-def _time(fn, repeats):
-    fn()  # warm-up
-    t = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    return (time.perf_counter() - t) / repeats
-
-
-def throughput(width, size, batch, device, bf16=False, channels_last=False, repeats=3):
-    """``(train images/s, inference images/s)`` of ADJSCC (CBR 1/12) at ``size x size``."""
-    model = build_model("adjscc", cbr="1/12", width=width).to(device)
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    model = model.to(memory_format=fmt)
-    x = torch.rand(batch, 3, size, size, device=device).contiguous(memory_format=fmt)
-    snr = torch.rand(batch, device=device) * 20
-    opt = torch.optim.Adam(model.parameters(), 1e-4)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-
-    def step():
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = (model(x, snr) - x).float().square().mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sync()
-
-    def infer():
-        with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            model(x, snr)
-        sync()
-
-    return batch / _time(step, repeats), batch / _time(infer, repeats)
-
-
-def speed_table(threads: int) -> str:
-    torch.set_num_threads(threads)
-    cases = [("cpu", 64, 64, 16, False, False), ("cpu", 64, 256, 2, False, False),
-             ("cpu", 256, 256, 1, False, False)]
-    if torch.cuda.is_available():
-        cases += [("cuda", 256, 256, 16, False, False), ("cuda", 256, 256, 16, True, True)]
-    lines = ["| device | width | crop | batch | precision | train img/s | inference img/s |",
-             "|---|---|---|---|---|---|---|"]
-    for dev, width, size, batch, bf16, cl in cases:
-        device = torch.device(dev)
-        name = torch.cuda.get_device_name() if dev == "cuda" else f"CPU, {threads} threads"
-        tr, inf = throughput(width, size, batch, device, bf16, cl)
-        precision = "bf16 + channels_last" if bf16 else "fp32 eager"
-        lines.append(f"| {name} | {width} | {size} | {batch} | {precision} | {tr:.1f} | {inf:.1f} |")
+def colour_table(summary, snr) -> str:
+    lines = ["| system | CBR | bias R | bias G | bias B | chroma kept |", "|---|---|---:|---:|---:|---:|"]
+    for r in summary:
+        if r["snr_db"] == snr:
+            lines.append(f"| {r['system']} | {cbr_label(r['cbr'])} | {r['bias_r']:+.4f} | {r['bias_g']:+.4f} "
+                         f"| {r['bias_b']:+.4f} | {r['chroma_ratio']:.3f} |")
     return "\n".join(lines)
 
 
-def main(argv=None):
+def target_report(summary, reference, full_kodak: bool) -> str:
+    lines = []
+    for r in summary:
+        if r["snr_db"] == 10.0 and r["cbr"] in TARGETS_10DB:
+            goal = TARGETS_10DB[r["cbr"]]
+            verdict = "met" if r["psnr"] >= goal else f"missed by {goal - r['psnr']:.2f} dB"
+            lines.append(f"- {r['system']} CBR {cbr_label(r['cbr'])} at 10 dB: {r['psnr']:.2f} dB "
+                         f"(target {goal} dB: {verdict})")
+    for r in summary:
+        if r["snr_db"] in (0.0, 5.0) and full_kodak:
+            ldpc = reference.get(("hevc+ldpc", r["cbr"], r["snr_db"]))
+            if ldpc is not None:
+                lines.append(f"- {r['system']} CBR {cbr_label(r['cbr'])} at {r['snr_db']:g} dB: "
+                             f"{r['psnr']:.2f} vs HEVC+LDPC {ldpc:.2f} dB ({r['psnr'] - ldpc:+.2f})")
+        bias = max(abs(r[k]) for k in COLOUR[:3])
+        if bias > 0.01 or abs(r["chroma_ratio"] - 1) > 0.1:
+            lines.append(f"- colour off at {r['system']} CBR {cbr_label(r['cbr'])} {r['snr_db']:g} dB: "
+                         f"max |bias| {bias:.4f}, chroma kept {r['chroma_ratio']:.3f}")
+    return "\n".join(lines)
+
+
+def training_curve(path, figure) -> str:
+    """Validation PSNR (per CBR) against CPU-hours of the run in checkpoint ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ckpt = pretrained.load_checkpoint(path)
+    history = ckpt["metrics"]["history"]
+    prov = ckpt["provenance"]
+    steps_total, wall_total = prov["steps"], prov["wall_time_s"]
+    val = [h for h in history if any(k.startswith("psnr@") for k in h)]
+    keys = sorted({k for h in val for k in h if k.startswith("psnr@")})
+    # the checkpoint keeps the total wall time; steps convert to hours at the run's mean pace
+    hours = [h["step"] * wall_total / steps_total / 3600 for h in val]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for k in keys:
+        ax.plot(hours, [h.get(k, np.nan) for h in val], marker="o", label=k.replace("psnr@", ""))
+    ax.set_xlabel(f"training wall-clock hours ({prov['device']})")
+    ax.set_ylabel("validation PSNR (dB), BSDS500 test crops")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(figure, dpi=120)
+    last = val[-1]
+    return (f"training curve of {path}: {steps_total} steps, {wall_total / 3600:.2f} h wall; last validation "
+            + ", ".join(f"{k}={last[k]:.2f}" for k in keys))
+
+
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", nargs="*", default=None,
+                        help="registered checkpoints (default: every 'psnr' one)")
+    parser.add_argument("--checkpoint", nargs="*", default=[], help="checkpoint files (e.g. of a live run)")
     parser.add_argument("--snr", type=float, nargs="+", default=[0, 5, 10, 15, 20])
     parser.add_argument("--images", type=int, default=24, help="first N Kodak images")
-    parser.add_argument("--names", nargs="+", default=None, help="checkpoints (default: all)")
-    parser.add_argument("--no-extra", action="store_true", help="PSNR only")
-    parser.add_argument("--no-speed", action="store_true")
-    parser.add_argument("--no-quality", action="store_true")
+    parser.add_argument("--crop", type=int, default=0, help="centre crop side (0 = full size)")
+    parser.add_argument("--metrics", nargs="*", default=[], help="more metrics, e.g. ms_ssim lpips")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--json", type=Path, help="save the per-image rows and the summary here")
+    parser.add_argument("--curve", type=Path, help="checkpoint whose training history to plot")
+    parser.add_argument("--curve-figure", type=Path, default=Path("assets/figures/training_curve.png"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    if not args.no_quality:
-        names = args.names or pretrained.available()
-        print(f"## Kodak-{args.images}, AWGN, mean over images\n")
-        print(quality_table(names, args.snr, args.images, extra=not args.no_extra))
-    if not args.no_speed:
-        print("\n## Throughput (ADJSCC, CBR 1/12)\n")
-        print(speed_table(args.threads))
+
+    if args.curve:
+        print(training_curve(args.curve, args.curve_figure))
+    names = args.models if args.models is not None else [n for n in pretrained.available() if "psnr" in n]
+    if not names and not args.checkpoint:
+        return
+    images = kodak()[: args.images]
+    if args.crop:
+        images = [center_crop(x, args.crop) for x in images]
+    models = load_models(names, args.checkpoint)
+    rows, start = [], time.perf_counter()
+    for name, model in models.items():
+        t0 = time.perf_counter()
+        rows += sweep(model, images, args.snr, metrics=("psnr", *COLOUR, *args.metrics), name=name)
+        print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
+    summary = summarize(rows)
+    full = args.images == 24 and not args.crop
+    reference = separation_rows(args.snr, sorted({r["cbr"] for r in summary})) if full else {}
+    print(f"\nKodak-{args.images} ({'full size' if not args.crop else f'{args.crop} crops'}), AWGN, "
+          f"mean PSNR (dB); {args.threads} threads, {time.perf_counter() - start:.0f} s\n")
+    print(psnr_table(summary, args.snr, reference))
+    snr_c = 10.0 if 10.0 in args.snr else args.snr[0]
+    print(f"\nColour at {snr_c:g} dB (mean over images; 0 / 1 are best)\n")
+    print(colour_table(summary, snr_c))
+    print("\nTargets\n")
+    print(target_report(summary, reference, full))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        meta = {"images": args.images, "crop": args.crop or None, "snrs_db": args.snr,
+                "models": list(models), "threads": args.threads}
+        def finite(v):  # valid JSON: no NaN (a one-image group has no standard error)
+            return None if isinstance(v, float) and not np.isfinite(v) else v
+
+        clean = [{k: finite(v) for k, v in r.items()} for r in summary]
+        args.json.write_text(json.dumps({"meta": meta, "summary": clean, "rows": rows}, indent=1,
+                                        allow_nan=False) + "\n")
 
 
 if __name__ == "__main__":

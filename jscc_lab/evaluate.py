@@ -7,7 +7,8 @@ A *system* is anything that turns images into reconstructions over a channel:
 * a callable ``fn(x, snr_db, cbr) -> x_hat`` (or a dict / object holding ``x_hat``), e.g. a
   separate source-channel coding baseline wrapped with ``functools.partial``; it receives
   ``generator=`` too when its signature accepts it;
-* a mapping ``{cbr: model_or_callable}``: one model per CBR (the usual deep JSCC zoo).
+* a mapping ``{cbr: model_or_callable}``: one model per CBR (the usual deep JSCC zoo);
+* a rate-adaptive model (``model.cbrs``, ``model(x, snr_db, cbr=...)``): its CBRs are swept.
 
 :func:`sweep` returns one row (a dict) **per image** and operating point, so that confidence
 intervals can be bootstrapped over images; :func:`summarize` averages rows into a table and
@@ -155,9 +156,15 @@ def _plan(system, cbrs) -> list[tuple[float, object]]:
         if missing:
             raise ValueError(f"cbrs {missing} are not among the mapping's CBRs {sorted(table)}")
         return [(c, next(v for k, v in table.items() if math.isclose(c, k, rel_tol=1e-9))) for c in wanted]
+    elif isinstance(system, nn.Module) and getattr(system, "cbrs", None) is not None:
+        from .models import AtCBR  # a rate-adaptive model: sweep its CBRs (all, or those asked)
+
+        wanted = system.cbrs if cbrs is None else [float(c) for c in cbrs]
+        return [(float(c), AtCBR(system, c)) for c in wanted]
     elif isinstance(system, nn.Module):
         if cbrs is not None:
-            raise ValueError("a single model has one CBR (model.cbr); pass a mapping {cbr: model} to sweep CBRs")
+            raise ValueError("a single model has one CBR (model.cbr); pass a mapping {cbr: model} "
+                             "or a rate-adaptive model (model.cbrs) to sweep CBRs")
         return [(_cbr_of(system), system)]
     elif callable(system):
         if not cbrs:
@@ -181,8 +188,9 @@ def sweep(system, images, snrs_db: Sequence[float], metrics: Sequence[str] = ("p
     snrs_db : channel SNRs in dB.
     metrics : names known to :func:`jscc_lab.metrics.evaluate` (``"psnr"``, ``"ms_ssim"``,
         ``"lpips"``, ``"lpips_vgg"``, ``"dists"``, ...).
-    cbrs : CBRs to evaluate: required for a plain callable, a subset of the keys for a mapping,
-        ``None`` for a model (its own CBR).
+    cbrs : CBRs to evaluate: required for a plain callable, a subset of the keys for a mapping
+        or of a rate-adaptive model's ``model.cbrs`` (``None``: all of them), ``None`` for a
+        single-CBR model (its own CBR).
     betas : realism weights to sweep for realism-conditioned models (``None`` = the model's
         default; plain models must use ``(None,)``).
     name : value of the ``"system"`` column.
@@ -229,7 +237,8 @@ def reconstruct(system, images, snr_db: float, cbr: float | None = None, beta: f
     system, images, seed, device : as for :func:`sweep` (the same image list, so that image
         numbers and hence the noise realisations match).
     snr_db : one channel SNR in dB.
-    cbr : the operating point of a mapping or callable system (``None`` for a model: its own).
+    cbr : the operating point of a mapping, callable or rate-adaptive system (``None`` for a
+        single-CBR model: its own).
     beta : realism weight of a realism-conditioned model (``None`` = its default).
     indices : image numbers (the ``"image"`` column of the rows) to reconstruct; default all.
 
@@ -238,7 +247,10 @@ def reconstruct(system, images, snr_db: float, cbr: float | None = None, beta: f
     List of ``(1, 3, H, W)`` CPU tensors in ``[0, 1]``, one per index, equal to what
     :func:`sweep` computed for those rows.
     """
-    if isinstance(system, nn.Module):
+    if isinstance(system, nn.Module) and getattr(system, "cbrs", None) is not None:
+        if cbr is None:
+            raise ValueError(f"pass cbr= for a rate-adaptive model (one of {system.cbrs})")
+    elif isinstance(system, nn.Module):
         if cbr is not None and not math.isclose(float(cbr), _cbr_of(system), rel_tol=1e-9):
             raise ValueError(f"the model's CBR is {_cbr_of(system)}, not {cbr}")
         cbr = None

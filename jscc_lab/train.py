@@ -53,7 +53,7 @@ from torch import nn
 from . import __version__
 from .data import RandomCrops, bsds500_files, center_crop, load_image
 from .metrics import psnr
-from .models import build_model
+from .models import AtCBR, build_model
 
 __all__ = [
     "TrainConfig",
@@ -368,7 +368,7 @@ def validate_psnr(model: nn.Module, images: torch.Tensor, snrs_db, batch_size: i
 
         out = {}
         for c in cbrs:
-            one = validate_psnr(_AtCBR(model, c), images, snrs_db, batch_size, seed)
+            one = validate_psnr(AtCBR(model, c), images, snrs_db, batch_size, seed)
             out.update({f"{k},cbr{cbr_label(c)}": v for k, v in one.items()})
         return out
     was_training = model.training
@@ -384,18 +384,6 @@ def validate_psnr(model: nn.Module, images: torch.Tensor, snrs_db, batch_size: i
         out[f"psnr@{float(snr):g}dB"] = torch.cat(values).mean().item()
     model.train(was_training)
     return out
-
-
-class _AtCBR(nn.Module):
-    """A rate-adaptive model fixed at one CBR (``model(x, snr_db, generator)`` as usual)."""
-
-    def __init__(self, model: nn.Module, cbr: float):
-        super().__init__()
-        self.model, self.cbr = model, cbr
-        self.train(model.training)
-
-    def forward(self, x, snr_db, generator=None):
-        return self.model(x, snr_db, cbr=self.cbr, generator=generator)
 
 
 def train_files(config: TrainConfig) -> list[Path]:

@@ -228,3 +228,40 @@ def test_a_training_step_lowers_the_loss_on_a_fixed_batch(loss):
         value().backward()
         opt.step()
     assert value().item() < before * 0.98
+
+
+def test_sweep_and_reconstruct_cover_the_cbrs_of_one_model():
+    from jscc_lab.evaluate import reconstruct, sweep
+
+    model = small_model(cbrs=("1/48", "1/12"))
+    images = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    rows = sweep(model, images, snrs_db=[10.0], metrics=("psnr",))
+    assert sorted({r["cbr"] for r in rows}) == [1 / 48, 1 / 12] and len(rows) == 4
+    assert len(sweep(model, images, [10.0], metrics=("psnr",), cbrs=[1 / 12])) == 2
+    again = reconstruct(model, images, 10.0, cbr=1 / 48, indices=[1])[0]
+    row = next(r for r in rows if r["cbr"] == 1 / 48 and r["image"] == 1)
+    assert psnr(images[1:2], again).item() == pytest.approx(row["psnr"], abs=1e-4)
+    with pytest.raises(ValueError, match="rate-adaptive"):
+        reconstruct(model, images, 10.0)
+    assert model.training, "sweep leaves the model in the mode it found it"
+
+
+def test_the_encoder_runs_once_per_image_in_a_sweep():
+    model = small_model().eval()
+    calls = []
+    model.ae_encoder.register_forward_hook(lambda *a: calls.append(1))
+    x = torch.rand(1, 3, 40, 40)  # padded to 48x48 inside
+    with torch.no_grad():
+        first = model(x, 10.0, cbr="1/48", generator=torch.Generator().manual_seed(0))
+        for snr in (0.0, 10.0, 20.0):
+            for cbr in model.cbrs:
+                model(x, snr, cbr=cbr)
+        assert len(calls) == 1
+        again = model(x, 10.0, cbr="1/48", generator=torch.Generator().manual_seed(0))
+        assert torch.equal(first, again)
+        x.mul_(0.5)  # changed in place: encoded anew
+        model(x, 10.0)
+        assert len(calls) == 2
+    model.train()
+    model(x, 10.0)
+    assert len(calls) == 3

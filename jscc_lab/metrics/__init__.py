@@ -8,6 +8,8 @@ in ``[0, 1]`` on one device, and returns a per-image ``(N,)`` tensor. Wrong type
 metric             better      notes
 =================  ==========  =====================================================
 :func:`psnr`       higher      dB, ``+inf`` for identical images
+:func:`color_bias` 0           signed mean shift of one RGB channel (diagnostic)
+:func:`chroma_ratio` 1         colourfulness kept (diagnostic)
 :func:`ssim`       higher      ``[-1, 1]``, single scale, any image >= 11x11
 :func:`ms_ssim`    higher      ``[0, 1]``, RGB-averaged or ``grayscale=True``; side > 160
 :class:`LPIPS`     lower       ``[0, ~1]``, ``"alex"`` (evaluation) or ``"vgg"`` (loss)
@@ -34,11 +36,13 @@ from .backbones import BackboneWeightsMissing, backbone_features
 from .dists_metric import DISTS
 from .evaluation import DEFAULT_METRICS, METRICS, Scorer, evaluate, higher_is_better, markdown_table
 from .lpips_metric import LPIPS
-from .pixel import psnr
+from .pixel import chroma_ratio, color_bias, psnr
 from .structural import MS_SSIM_MIN_SIDE, luma, ms_ssim, ssim
 
 __all__ = [
     "psnr",
+    "color_bias",
+    "chroma_ratio",
     "ssim",
     "ms_ssim",
     "luma",

@@ -12,7 +12,7 @@ import torch
 from ._checks import check_pair
 from .dists_metric import DISTS
 from .lpips_metric import LPIPS
-from .pixel import psnr
+from .pixel import chroma_ratio, color_bias, psnr
 from .structural import ms_ssim, ssim
 
 #: metric name -> (factory of the callable, True when higher is better)
@@ -24,6 +24,11 @@ METRICS = {
     "lpips": (lambda: LPIPS("alex"), False),
     "lpips_vgg": (lambda: LPIPS("vgg"), False),
     "dists": (lambda: DISTS(), False),
+    # colour diagnostics (0, 0, 0 and 1 are best; "higher is better" only matters for savings)
+    "bias_r": (lambda: lambda x, x_hat: color_bias(x, x_hat, 0), False),
+    "bias_g": (lambda: lambda x, x_hat: color_bias(x, x_hat, 1), False),
+    "bias_b": (lambda: lambda x, x_hat: color_bias(x, x_hat, 2), False),
+    "chroma_ratio": (lambda: chroma_ratio, True),
 }
 DEFAULT_METRICS = ("psnr", "ms_ssim", "lpips", "dists")
 

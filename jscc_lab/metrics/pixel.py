@@ -31,3 +31,27 @@ def psnr(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
     check_pair(x, x_hat)
     mse = (x.float() - x_hat.float()).square().mean(dim=(1, 2, 3))
     return 10.0 * torch.log10(1.0 / mse)
+
+
+def color_bias(x: torch.Tensor, x_hat: torch.Tensor, channel: int) -> torch.Tensor:
+    """Mean signed colour shift of one RGB ``channel`` (0, 1, 2), per image: ``mean(x_hat - x)``.
+
+    A diagnostic, not a quality score: 0 is best, the sign says which way the colour moved (a
+    cyan cast is a negative red and positive blue bias). ``(N, 3, H, W)`` in, ``(N,)`` out.
+    """
+    check_pair(x, x_hat)
+    if channel not in (0, 1, 2):
+        raise ValueError(f"channel must be 0, 1 or 2 (R, G, B), got {channel!r}")
+    return (x_hat[:, channel].float() - x[:, channel].float()).mean(dim=(1, 2))
+
+
+def chroma_ratio(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+    """Colourfulness kept, per image: mean chroma ``max(RGB) - min(RGB)`` of ``x_hat`` over that of
+    ``x``. 1 is best; below 1 the reconstruction is washed out, above 1 over-saturated.
+    ``(N, 3, H, W)`` in, ``(N,)`` out (``nan`` for a grey original)."""
+    check_pair(x, x_hat)
+
+    def chroma(im):
+        return (im.float().amax(dim=1) - im.float().amin(dim=1)).mean(dim=(1, 2))
+
+    return chroma(x_hat) / chroma(x)

@@ -22,7 +22,7 @@ from torch import nn
 
 from ..channels import AWGN, RayleighFading
 from .adjscc import ADJSCC, ADJSCCDecoder, ADJSCCEncoder
-from .base import JSCCModel
+from .base import AtCBR, JSCCModel
 from .deepjscc import DeepJSCC
 from .layers import (
     GDN,
@@ -37,6 +37,7 @@ from .layers import (
 
 __all__ = [
     "JSCCModel",
+    "AtCBR",
     "DeepJSCC",
     "ADJSCC",
     "ADJSCCEncoder",
@@ -113,7 +114,6 @@ from .perceptual import (  # noqa: E402
     PerceptualJSCC,
     beta_tensor,
 )
-
 from .taef2 import TAEF2Decoder, TAEF2Encoder, taef2  # noqa: E402
 from .taejscc import TAEJSCC  # noqa: E402
 

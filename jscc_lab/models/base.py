@@ -13,7 +13,21 @@ from torch import nn
 from ..channels import AWGN, cbr_of_latent, complex_to_real, normalize_power, real_to_complex
 from .layers import crop_to, pad_to_multiple, snr_tensor
 
-__all__ = ["JSCCModel"]
+__all__ = ["JSCCModel", "AtCBR", "check_images"]
+
+
+def check_images(x) -> None:
+    """Refuse what is not a batch of images ``(N, 3, H, W)``, real, finite (DESIGN.md convention)."""
+    if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != 3:
+        raise ValueError(
+            f"x must be an image tensor of shape (N, 3, H, W), got {getattr(x, 'shape', type(x))}"
+        )
+    if x.is_complex() or not x.is_floating_point():
+        raise TypeError(f"x must be a real floating-point tensor in [0, 1], got {x.dtype}")
+    if x.shape[0] == 0:
+        raise ValueError("x is an empty batch (N = 0); give at least one image")
+    if not torch.isfinite(x).all():
+        raise ValueError("x contains NaN or infinite values; images must lie in [0, 1]")
 
 
 class JSCCModel(nn.Module):
@@ -68,16 +82,7 @@ class JSCCModel(nn.Module):
         return c * h * w // 2
 
     def _check_images(self, x):
-        if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(
-                f"x must be an image tensor of shape (N, 3, H, W), got {getattr(x, 'shape', type(x))}"
-            )
-        if x.is_complex() or not x.is_floating_point():
-            raise TypeError(f"x must be a real floating-point tensor in [0, 1], got {x.dtype}")
-        if x.shape[0] == 0:
-            raise ValueError("x is an empty batch (N = 0); give at least one image")
-        if not torch.isfinite(x).all():
-            raise ValueError("x contains NaN or infinite values; images must lie in [0, 1]")
+        check_images(x)
 
     # ---- the contract ----------------------------------------------------------------------
 
@@ -123,3 +128,19 @@ class JSCCModel(nn.Module):
         s = self.encode(x, snr_db)
         y = self.channel(s, snr_db, generator=generator)
         return self.decode(y, snr_db, size=tuple(x.shape[-2:]))
+
+
+class AtCBR(nn.Module):
+    """A rate-adaptive model (``model.cbrs``) fixed at one CBR, so it can be used wherever a
+    single-CBR model is (``.cbr``; ``forward(x, snr_db, **kwargs)`` passes ``cbr=`` on).
+    The wrapper follows the wrapped model's train / eval mode."""
+
+    def __init__(self, model: nn.Module, cbr: float):
+        super().__init__()
+        if not any(abs(float(cbr) - c) < 1e-12 for c in model.cbrs):
+            raise ValueError(f"cbr={cbr!r} is not among the model's cbrs {model.cbrs}")
+        self.model, self.cbr = model, float(cbr)
+        self.train(model.training)
+
+    def forward(self, x, snr_db, **kwargs):
+        return self.model(x, snr_db, cbr=self.cbr, **kwargs)

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..channels import AWGN, complex_to_real, real_to_complex
+from .base import check_images
 from .layers import crop_to, pad_to_multiple, snr_tensor
 from .perceptual import FiLM
 from .taef2 import LATENT_CHANNELS, TAEF2Decoder, TAEF2Encoder, taef2
@@ -155,6 +156,7 @@ class TAEJSCC(nn.Module):
         self.transmitter = _Adapter(_SLOTS, width, blocks, cond_dim)
         self.receiver = _Adapter(_SLOTS, width, blocks, cond_dim)
         self._last_size: tuple[int, int] | None = None
+        self._latent_cache = None
 
     # ---- bookkeeping -------------------------------------------------------------------------
 
@@ -188,17 +190,6 @@ class TAEJSCC(nn.Module):
             return torch.tensor([self.symbol_channels(float(c)) for c in cbr.tolist()], device=device)
         return torch.full((n,), self.symbol_channels(cbr), device=device, dtype=torch.long)
 
-    @staticmethod
-    def _check_images(x) -> None:
-        if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(f"x must be an image tensor of shape (N, 3, H, W), got {getattr(x, 'shape', type(x))}")
-        if x.is_complex() or not x.is_floating_point():
-            raise TypeError(f"x must be a real floating-point tensor in [0, 1], got {x.dtype}")
-        if x.shape[0] == 0:
-            raise ValueError("x is an empty batch (N = 0); give at least one image")
-        if not torch.isfinite(x).all():
-            raise ValueError("x contains NaN or infinite values; images must lie in [0, 1]")
-
     def channel_uses(self, height: int, width: int, cbr=None) -> int:
         """Complex channel uses ``k`` for a ``height x width`` image at ``cbr``."""
         hp, wp = -(-height // _DOWN) * _DOWN, -(-width // _DOWN) * _DOWN
@@ -207,8 +198,21 @@ class TAEJSCC(nn.Module):
     # ---- the pieces --------------------------------------------------------------------------
 
     def latent(self, x: torch.Tensor) -> torch.Tensor:
-        """TAEF2 latent ``(N, 32, H/8, W/8)`` of images padded to multiples of 16."""
-        return self.ae_encoder(x)
+        """TAEF2 latent ``(N, 32, H'/8, W'/8)`` of images ``(N, 3, H, W)`` padded to ``H', W'``,
+        multiples of 16.
+
+        Without gradients, the latent of the most recent input tensor is kept: a sweep over
+        SNRs and CBRs of one image (or an explorer view) runs the encoder once. The cache holds
+        the tensor itself and its version counter, so a changed or different tensor is re-encoded.
+        """
+        if torch.is_grad_enabled() or self.training:
+            return self.ae_encoder(pad_to_multiple(x, _DOWN)[0])
+        cached = self._latent_cache
+        if cached is not None and cached[0] is x and cached[1] == x._version:
+            return cached[2]
+        z = self.ae_encoder(pad_to_multiple(x, _DOWN)[0])
+        self._latent_cache = (x, x._version, z)
+        return z
 
     def transmit_latent(self, z: torch.Tensor, snr: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         """Latent ``(N, 32, h, w)`` -> symbols on the 1/16 grid ``(N, 128, h/2, w/2)`` with the
@@ -249,12 +253,12 @@ class TAEJSCC(nn.Module):
     def encode(self, x: torch.Tensor, snr_db=None, cbr=None) -> torch.Tensor:
         """Images ``(N, 3, H, W)`` -> complex symbols ``(N, k)``, ``k = cbr * 3 H' W'`` (``H', W'``
         padded to multiples of 16), unit mean power per image."""
-        self._check_images(x)
+        check_images(x)
         n = x.shape[0]
         snr = snr_tensor(self.default_snr_db if snr_db is None else snr_db, n, x.device)
         m = self._channels_per_image(cbr, n, x.device)
-        x_pad, self._last_size = pad_to_multiple(x, _DOWN)
-        s = self.transmit_latent(self.latent(x_pad), snr, m)
+        self._last_size = tuple(x.shape[-2:])
+        s = self.transmit_latent(self.latent(x), snr, m)
         k = int(m[0]) * s.shape[-1] * s.shape[-2] // 2
         return real_to_complex(s)[:, :k]  # unit mean power: transmit_latent normalised the sent part
 
@@ -279,10 +283,9 @@ class TAEJSCC(nn.Module):
 
     def forward(self, x: torch.Tensor, snr_db, cbr=None, generator=None) -> torch.Tensor:
         """``encode`` -> ``channel(s, snr_db, generator)`` -> ``decode``; ``cbr`` may be ``(N,)``."""
-        self._check_images(x)
-        x_pad, size = pad_to_multiple(x, _DOWN)
-        z_hat = self.latent_forward(self.latent(x_pad), snr_db, cbr, generator)
-        return crop_to(self.ae_decoder(z_hat), size)
+        check_images(x)
+        z_hat = self.latent_forward(self.latent(x), snr_db, cbr, generator)
+        return crop_to(self.ae_decoder(z_hat), tuple(x.shape[-2:]))
 
     def extra_repr(self) -> str:
         return f"cbrs={self.cbr_names}, width={self.width}, blocks={self.blocks}"
