@@ -303,13 +303,18 @@ def save_checkpoint(checkpoint: dict, path) -> Path:
     return path
 
 
-def export_checkpoint(src, dst, extra_provenance: dict | None = None) -> Path:
-    """Copy a training checkpoint without optimizer / RNG state (a small release file)."""
+def export_checkpoint(src, dst, extra_provenance: dict | None = None, half: bool = False) -> Path:
+    """Copy a training checkpoint without optimizer / RNG state (a small release file).
+
+    ``half=True`` stores floating-point weights as float16 (half the size; loading casts them
+    back to the model's float32).
+    """
     from .pretrained import load_checkpoint
 
     ckpt = load_checkpoint(src)
     slim = {k: v for k, v in ckpt.items() if k not in ("optimizer", "rng", "extra")}
-    slim["state_dict"] = {k: v.detach().clone().contiguous() for k, v in ckpt["state_dict"].items()}
+    slim["state_dict"] = {k: (v.half() if half and v.is_floating_point() else v).detach().clone().contiguous()
+                          for k, v in ckpt["state_dict"].items()}
     if extra_provenance:
         slim["provenance"] = {**ckpt.get("provenance", {}), **extra_provenance}
     return save_checkpoint(slim, dst)

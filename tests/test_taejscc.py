@@ -265,3 +265,33 @@ def test_the_encoder_runs_once_per_image_in_a_sweep():
     model.train()
     model(x, 10.0)
     assert len(calls) == 3
+
+
+def test_outputs_are_images_in_eval_and_raw_in_training():
+    model = small_model()
+    with torch.no_grad():
+        model.ae_decoder[-1].bias.fill_(2.0)  # push the decoder out of range
+        x = torch.rand(1, 3, 32, 32)
+        assert model(x, 10.0).max() > 1.5  # training mode: the loss sees the overshoot
+        model.eval()
+        assert model(x, 10.0).max() <= 1.0 and model.decode(model.encode(x), 10.0).max() <= 1.0
+
+
+def test_half_precision_export_loads_into_float32(tmp_path):
+    from jscc_lab.pretrained import load_checkpoint, model_from_checkpoint
+    from jscc_lab.train import export_checkpoint, save_checkpoint
+
+    model = small_model().eval()
+    spec = {"name": "taejscc", "channel": "awgn", "kwargs": {"width": 16, "blocks": 1}}
+    save_checkpoint({"model": spec, "state_dict": model.state_dict(), "optimizer": {}}, tmp_path / "run.pt")
+    export_checkpoint(tmp_path / "run.pt", tmp_path / "half.pt", {"note": "x"}, half=True)
+    ckpt = load_checkpoint(tmp_path / "half.pt")
+    assert "optimizer" not in ckpt and ckpt["provenance"]["note"] == "x"
+    assert ckpt["state_dict"]["transmitter.head.weight"].dtype == torch.float16
+    again = model_from_checkpoint(ckpt).eval()
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        a = model(x, 10.0, cbr="1/24", generator=torch.Generator().manual_seed(0))
+        b = again(x, 10.0, cbr="1/24", generator=torch.Generator().manual_seed(0))
+    assert next(again.parameters()).dtype == torch.float32
+    assert (a - b).abs().max() < 0.02

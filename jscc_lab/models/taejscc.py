@@ -126,6 +126,7 @@ class TAEJSCC(nn.Module):
     Call
     ----
     ``model(x, snr_db, cbr=None, generator=None) -> x_hat``: ``x`` ``(N, 3, H, W)`` in ``[0, 1]``
+    (``x_hat`` in ``[0, 1]``; unclamped in training mode, so the MSE sees overshoots)
     (padded to multiples of 16 and cropped back); ``snr_db`` float or ``(N,)``; ``cbr`` one of
     ``model.cbrs`` (or, in training, an ``(N,)`` tensor of them: one CBR per image).
     ``encode(x, snr_db=None, cbr=None) -> s`` ``(N, k)`` complex64, ``k = cbr * 3 H W``, unit mean
@@ -279,13 +280,19 @@ class TAEJSCC(nn.Module):
         r = complex_to_real(full).reshape(n, _SLOTS, h, w)
         snr = snr_tensor(self.default_snr_db if snr_db is None else snr_db, n, y.device)
         z_hat = self.receive_latent(r, snr, self._channels_per_image(cbr, n, y.device))
-        return crop_to(self.ae_decoder(z_hat), size)
+        return self._render(z_hat, size)
+
+    def _render(self, z_hat: torch.Tensor, size) -> torch.Tensor:
+        """TAEF2 decoder, cropped to ``size``; clamped to ``[0, 1]`` except in training mode
+        (where the loss should see, and pull back, values outside the range)."""
+        x_hat = crop_to(self.ae_decoder(z_hat), size)
+        return x_hat if self.training else x_hat.clamp(0, 1)
 
     def forward(self, x: torch.Tensor, snr_db, cbr=None, generator=None) -> torch.Tensor:
         """``encode`` -> ``channel(s, snr_db, generator)`` -> ``decode``; ``cbr`` may be ``(N,)``."""
         check_images(x)
         z_hat = self.latent_forward(self.latent(x), snr_db, cbr, generator)
-        return crop_to(self.ae_decoder(z_hat), tuple(x.shape[-2:]))
+        return self._render(z_hat, tuple(x.shape[-2:]))
 
     def extra_repr(self) -> str:
         return f"cbrs={self.cbr_names}, width={self.width}, blocks={self.blocks}"
