@@ -82,6 +82,11 @@ def _check_symbols(s) -> torch.Tensor:
             f"s must have shape (N, k) (batch first), got shape {tuple(s.shape)}; "
             "add a batch dimension with s.unsqueeze(0)"
         )
+    if not bool(torch.isfinite(s.detach()).all()):
+        raise ValueError(
+            "s contains NaN or infinite symbols; check the encoder output (a diverged model?) "
+            "before sending it through the channel"
+        )
     return s
 
 

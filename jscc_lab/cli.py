@@ -3,90 +3,406 @@
 
     jscc-lab demo [--out DIR] [--snr 0 10 20]
     jscc-lab explore [--port 8866] [--no-browser]
-    jscc-lab train CONFIG.toml [--resume] [--set KEY=VALUE ...]
+    jscc-lab train CONFIG.toml [--resume | --overwrite] [--set KEY=VALUE ...]
+
+A user error (a missing or malformed config, a ``--set`` value of the wrong type, an unwritable
+output folder, a run that would be overwritten, ...) is one line on stderr and exit status 2,
+never a traceback. The trainers are imported inside the functions that need them, so importing
+this module stays cheap and no trainer imports it back at import time.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import textwrap
 from pathlib import Path
+
+DESCRIPTION = """\
+jscc-lab: the command line of jscc_lab, a teaching lab for deep joint source-channel coding
+(deep JSCC) of images over wireless channels.
+
+  demo     compare the shipped deep JSCC models with separate coding and analog
+           transmission on sample photos; writes a figure and a metrics table
+  train    train a model from a TOML config (resumable; see jscc_lab/configs/)
+  explore  serve the interactive explorer as a web page (Voila)
+
+Run `jscc-lab COMMAND --help` for the options of each command."""
+
+EPILOG = """\
+examples:
+  jscc-lab demo --out jscc_lab_demo
+  jscc-lab train jscc_lab/configs/adjscc_cpu.toml --set steps=500 --set cbr=1/48
+  jscc-lab train runs/adjscc-cpu/config.toml --resume
+  jscc-lab explore --port 8866 --no-browser"""
+
+#: the files that mark a folder as holding a training run
+RUN_FILES = ("last.pt", "best.pt", "config.toml")
+
+
+class UserError(Exception):
+    """A mistake in what the user asked for: reported as one line on stderr, exit status 2."""
+
+
+def _one_line(message) -> str:
+    return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keeps the hand-wrapped descriptions and appends ``(default: ...)`` to each option's help,
+    except where there is nothing to show (flags, ``None``)."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False, argparse.SUPPRESS):
+            return action.help
+        return super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (no usage block) with exit status 2."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        if "\n" not in kwargs.get("description", "\n"):  # one paragraph: wrap it here
+            kwargs["description"] = textwrap.fill(kwargs["description"], width=88)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
+# ---- demo ------------------------------------------------------------------------------------
+
+
+def _check_writable_folder(folder: Path, flag: str) -> None:
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        raise UserError(f"cannot write to {flag} {folder} ({err.strerror or err}); "
+                        f"choose a folder you can write to") from None
 
 
 def _demo(args) -> int:
+    out = Path(args.out)
+    _check_writable_folder(out, "--out")
     from .demo import run_demo
+    from .pretrained import CheckpointError
 
-    run_demo(out_dir=Path(args.out), snrs_db=args.snr)
+    try:
+        run_demo(out_dir=out, snrs_db=args.snr)
+    except (OSError, CheckpointError) as err:  # missing checkpoints / weights, a full disk, ...
+        raise UserError(err) from None
     return 0
+
+
+def _finite_float(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port lies in 1..65535, got {value}")
+    return value
+
+
+# ---- train: config and --set overrides -------------------------------------------------------
 
 
 def _parse_override(text: str) -> tuple[str, object]:
     """``KEY=VALUE`` with VALUE read as a TOML value (``steps=100``, ``val_snr_db=[0, 10]``);
-    anything TOML cannot read is taken as a plain string (``cbr=1/48``, ``out_dir=runs/x``)."""
+    anything TOML cannot read is taken as a plain string (``cbr=1/48``, ``out_dir=runs/x``).
+
+    Used by ``python -m jscc_lab.train_gan``; ``jscc-lab train`` converts VALUE to the type of
+    the config field instead (:func:`convert_value`)."""
     import tomllib
 
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"--set expects KEY=VALUE, got {text!r}")
+    key, value = _split_override(text)
     try:
         parsed = tomllib.loads(f"v = {value.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         parsed = value.strip()
-    return key.strip(), parsed
+    return key, parsed
+
+
+def _split_override(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"--set expects KEY=VALUE, got {text!r}")
+    return key.strip(), value
+
+
+_BOOLS = {"true": True, "1": True, "yes": True, "on": True,
+          "false": False, "0": False, "no": False, "off": False}
+
+
+def _type_name(tp) -> str:
+    import typing
+
+    if typing.get_origin(tp) is list:
+        (item,) = typing.get_args(tp) or (str,)
+        return {str: 'a list of strings (list[str]), e.g. a,b or ["a", "b"]',
+                int: "a list of integers (list[int]), e.g. 8,16 or [8, 16]",
+                float: "a list of numbers (list[float]), e.g. 0,10,20 or [0, 10, 20]",
+                }.get(item, f"a list (list[{getattr(item, '__name__', item)}])")
+    return {int: "an integer (int)", float: "a number (float)", bool: "true or false (bool)",
+            str: "a string (str)"}.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _unquote(text: str) -> str:
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    return text
+
+
+def _scalar(value, tp, text: bool):
+    """``value`` as ``tp``; a str ``value`` is parsed when ``text`` (it came from ``--set``).
+    Raises ``ValueError`` when it does not fit."""
+    if isinstance(value, str) and text:
+        value = value.strip()
+        if tp is bool and value.lower() in _BOOLS:
+            return _BOOLS[value.lower()]
+        if tp is int:
+            return int(_unquote(value))
+        if tp is float:
+            return float(_unquote(value))
+        if tp is str:
+            return _unquote(value)
+        raise ValueError
+    if tp is bool and isinstance(value, bool):
+        return value
+    if tp is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if tp is str and (isinstance(value, str) or isinstance(value, (int, float)) and not isinstance(value, bool)):
+        return value if isinstance(value, str) else str(value)
+    raise ValueError
+
+
+def convert_value(value, tp, text: bool = True):
+    """Convert a ``--set`` text (``text=True``) or a TOML value (``text=False``) to the config
+    field type ``tp`` (``int``, ``float``, ``bool``, ``str``, ``list[...]`` of those).
+
+    ``--set`` lists are written ``0,10,20`` or as a TOML list ``[0, 10, 20]``. Other field types
+    pass through unchanged. Raises ``ValueError`` when the value does not fit.
+    """
+    import tomllib
+    import typing
+
+    if typing.get_origin(tp) is list:
+        (item,) = typing.get_args(tp) or (str,)
+        if isinstance(value, str) and text:
+            stripped = value.strip()
+            try:
+                parsed = tomllib.loads(f"v = {stripped}")["v"]
+            except tomllib.TOMLDecodeError:
+                parsed = None
+            if isinstance(parsed, list):
+                return [_scalar(v, item, text=False) for v in parsed]
+            inner = stripped[1:-1] if stripped.startswith("[") and stripped.endswith("]") else stripped
+            return [_scalar(part, item, text=True) for part in inner.split(",") if part.strip()]
+        if isinstance(value, list):
+            return [_scalar(v, item, text=False) for v in value]
+        raise ValueError
+    if tp in (int, float, bool, str):
+        return _scalar(value, tp, text)
+    return value
+
+
+def _config_class(model):
+    if model == "perceptual":  # the two-stage GAN trainer
+        from .train_gan import PerceptualTrainConfig
+
+        return PerceptualTrainConfig
+    from .train import TrainConfig
+
+    return TrainConfig
+
+
+def _unknown_key(key: str, where: str, valid: list[str]) -> UserError:
+    import difflib
+
+    close = difflib.get_close_matches(key, valid, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return UserError(f"{where}: unknown key {key!r}{hint}; valid keys: {', '.join(sorted(valid))}")
+
+
+def load_train_config(path, overrides=()):
+    """The validated config of ``jscc-lab train PATH --set KEY=VALUE ...``.
+
+    ``overrides`` are ``(key, text)`` pairs; each text is converted to its field's type. Every
+    problem (no such file, not TOML, an unknown key, a value of the wrong type, a value the
+    config refuses) raises :class:`UserError` with a one-line message.
+    """
+    import dataclasses
+    import tomllib
+    import typing
+
+    path = Path(path)
+    if not path.is_file():
+        what = "is a folder, not a config file" if path.is_dir() else "does not exist"
+        raise UserError(f"{path} {what}; give a TOML config such as jscc_lab/configs/adjscc_cpu.toml")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise UserError(f"{path} is not valid TOML: {err}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not a text (TOML) file") from None
+    except OSError as err:
+        raise UserError(f"cannot read {path} ({err.strerror or err})") from None
+
+    overrides = dict(overrides)
+    cls = _config_class(overrides.get("model", data.get("model")))
+    types = typing.get_type_hints(cls)
+    valid = [f.name for f in dataclasses.fields(cls) if f.init]
+    for key, value in data.items():
+        if key not in valid:
+            raise _unknown_key(key, str(path), valid)
+        try:
+            convert_value(value, types[key], text=False)
+        except ValueError:
+            raise UserError(f"{path}: {key} must be {_type_name(types[key])}, got {value!r}") from None
+    converted = {}
+    for key, value in overrides.items():
+        if key not in valid:
+            raise _unknown_key(key, f"--set {key}={value}", valid)
+        try:
+            converted[key] = convert_value(value, types[key], text=True)
+        except ValueError:
+            raise UserError(f"--set {key}={value}: {key} must be {_type_name(types[key])}, "
+                            f"got {value!r}") from None
+    try:
+        return cls(**{**data, **converted})
+    except (ValueError, TypeError) as err:
+        source = f"{path}" + (" with --set " + " ".join(f"{k}={v}" for k, v in overrides.items())
+                              if overrides else "")
+        raise UserError(f"{source}: {err}") from None
+
+
+def _check_run_folder(config, resume: bool, overwrite: bool, main_process: bool) -> None:
+    out = config.output_dir
+    existing = [name for name in RUN_FILES if (out / name).is_file()]
+    if not existing or resume:
+        return
+    if not overwrite:
+        raise UserError(f"{out} already holds a training run ({', '.join(existing)}); continue it with "
+                        "--resume, or start it afresh with --overwrite (deletes its checkpoints), "
+                        "or train into another folder with --set out_dir=PATH")
+    if main_process:  # start afresh: no stale checkpoint of the old run may survive a short new one
+        for name in ("last.pt", "best.pt"):
+            (out / name).unlink(missing_ok=True)
 
 
 def _train(args) -> int:
-    import dataclasses
-    import json
-    import os
-    import tomllib
+    config = load_train_config(args.config, args.set or ())
+    main_process = int(os.environ.get("RANK", 0)) == 0
+    _check_run_folder(config, args.resume, args.overwrite, main_process)
 
-    from .train import load_config, train
+    from .pretrained import CheckpointError
 
-    with open(args.config, "rb") as f:
-        if tomllib.load(f).get("model") == "perceptual":  # the two-stage GAN trainer
-            from .train_gan import main as train_gan_main
+    perceptual = config.model == "perceptual"
+    try:
+        if perceptual:
+            from .train_gan import TrainingDiverged, train_perceptual
 
-            flags = (["--resume"] if args.resume else []) + [
-                a for key, value in args.set or [] for a in ("--set", f"{key}={json.dumps(value)}")]
-            return train_gan_main([str(args.config), *flags])
-    config = load_config(args.config)
-    if args.set:
-        config = dataclasses.replace(config, **dict(args.set))
-    result = train(config, resume=args.resume, progress=not args.no_progress)
-    best = result["best"] or {}
-    if int(os.environ.get("RANK", 0)) == 0:
+            try:
+                result = train_perceptual(config, resume=args.resume, progress=not args.no_progress)
+            except TrainingDiverged as err:
+                raise UserError(err) from None
+        else:
+            from .train import train
+
+            result = train(config, resume=args.resume, progress=not args.no_progress)
+    except (OSError, CheckpointError, ValueError) as err:  # data / weights / checkpoints / out_dir
+        raise UserError(err) from None
+    if not main_process:
+        return 0
+    if perceptual:
+        logged = [h for h in result["history"] if "loss" in h]
+        validated = [h for h in result["history"] if "val_psnr_db" in h]
+        summary = f"training loss {logged[-1]['loss']:.4g}" if logged else "no steps run"
+        if validated:
+            v = validated[-1]
+            summary += (f", validation PSNR {v['val_psnr_db']:.2f} dB / LPIPS {v['val_lpips_beta0']:.3f} "
+                        f"at beta=0, LPIPS {v['val_lpips_beta1']:.3f} at beta=1")
+        print(f"finished {config.name} ({config.stage}) at step {result['step']}: {summary}; "
+              f"checkpoints in {config.output_dir}")
+    else:
+        best = result["best"] or {}
         print(f"finished {config.name} at step {result['step']}: best validation PSNR "
               f"{best.get('val_psnr_db', float('nan')):.2f} dB (step {best.get('step')}); "
               f"checkpoints in {config.output_dir}")
     return 0
 
 
+# ---- explore ---------------------------------------------------------------------------------
+
+
 def _explore(args) -> int:
     from .apps import serve
 
-    return serve(port=args.port, open_browser=not args.no_browser)
+    try:
+        return serve(port=args.port, open_browser=not args.no_browser)
+    except OSError as err:  # e.g. voila is not installed
+        raise UserError(err) from None
+
+
+# ---- the parser ------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jscc-lab", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="jscc-lab", description=DESCRIPTION, epilog=EPILOG)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="send the sample photos through AWGN and Rayleigh channels")
-    demo.add_argument("--out", default="jscc_lab_demo", help="folder for the figure and table")
-    demo.add_argument("--snr", type=float, nargs="+", default=None, help="SNRs in dB")
+    demo_help = ("send the scikit-image sample photos (astronaut, coffee, chelsea, rocket) over an "
+                 "AWGN channel with the shipped PSNR-optimised and perceptual deep JSCC models "
+                 "(CBR 1/48), separate coding (HEVC-intra at the channel-capacity bit budget) and "
+                 "uncoded analog transmission; print a PSNR / LPIPS / DISTS table (PSNR / LPIPS "
+                 "with JSCC_LAB_QUICK=1) and write demo.png and demo.md")
+    demo = sub.add_parser("demo", help="compare deep JSCC with separate coding and analog "
+                          "transmission over AWGN on sample photos", description=demo_help)
+    demo.add_argument("--out", default="jscc_lab_demo", help="folder for demo.png and demo.md")
+    demo.add_argument("--snr", type=_finite_float, nargs="+", default=None, metavar="DB",
+                      help="channel SNRs in dB (default: 0 10 20; 10 with JSCC_LAB_QUICK=1)")
     demo.set_defaults(func=_demo)
 
-    train = sub.add_parser("train", help="train a model from a TOML config (see jscc_lab/configs)")
-    train.add_argument("config", help="TOML file of jscc_lab.train.TrainConfig fields")
-    train.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.pt")
-    train.add_argument("--set", type=_parse_override, action="append", metavar="KEY=VALUE",
-                       help="override a config field (repeatable), e.g. --set cbr=1/48")
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train_help = ("train a model from a TOML config of jscc_lab.train.TrainConfig fields (or "
+                  "jscc_lab.train_gan.PerceptualTrainConfig when model = \"perceptual\"); "
+                  "checkpoints last.pt / best.pt and config.toml go to out_dir (default runs/NAME)")
+    train = sub.add_parser("train", help="train a model from a TOML config (see jscc_lab/configs)",
+                           description=train_help)
+    train.add_argument("config", help="TOML config file, e.g. jscc_lab/configs/adjscc_cpu.toml")
+    again = train.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue the run in out_dir from its last.pt")
+    again.add_argument("--overwrite", action="store_true",
+                       help="start afresh in an out_dir that already holds a run (deletes its last.pt and best.pt)")
+    train.add_argument("--set", type=_split_override, action="append", metavar="KEY=VALUE",
+                       help="override a config field (repeatable), e.g. --set steps=500 --set cbr=1/48 "
+                            "--set val_snr_db=0,10,20")
+    train.add_argument("--no-progress", action="store_true", help="plain log lines instead of a progress bar")
     train.set_defaults(func=_train)
 
-    explore = sub.add_parser("explore", help="serve the explorer widgets as a web page (Voila)")
-    explore.add_argument("--port", type=int, default=8866)
+    explore = sub.add_parser("explore", help="serve the explorer widgets as a web page (Voila)",
+                             description="serve the explorer widgets (tutorial 08) at http://127.0.0.1:PORT")
+    explore.add_argument("--port", type=_port, default=8866, help="local port of the web page")
     explore.add_argument("--no-browser", action="store_true", help="do not open a browser")
     explore.set_defaults(func=_explore)
 
@@ -95,7 +411,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except UserError as err:
+        print(f"jscc-lab {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

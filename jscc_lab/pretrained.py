@@ -84,6 +84,21 @@ def register(path, name: str, description: str, root=None, **fields) -> dict:
     return registry[name]
 
 
+def _unreadable(path: Path, detail: str) -> CheckpointError:
+    """The error for a checkpoint file that cannot be read. A training run's ``last.pt`` /
+    ``best.pt`` is not downloaded or copied from anywhere, but the run has a second checkpoint."""
+    other = {"last.pt": "best.pt", "best.pt": "last.pt"}.get(path.name)
+    if other is None:
+        return CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt file?): "
+                               f"{detail}; download or copy it again")
+    if path.name == "last.pt":
+        resume = f"copy the run's other checkpoint {path.with_name(other)} to {path} and resume (--resume)"
+    else:
+        resume = f"resume from the run's other checkpoint {path.with_name(other)} (--resume)"
+    return CheckpointError(f"the training checkpoint {path} is truncated or corrupt ({detail}): {resume}, "
+                           "or restart the training (jscc-lab train CONFIG --overwrite)")
+
+
 def load_checkpoint(path, map_location="cpu") -> dict:
     """Read any checkpoint file with ``torch.load(..., weights_only=True)``.
 
@@ -95,10 +110,7 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint file at {path}")
     if not zipfile.is_zipfile(path):  # torch.save writes zip archives; a cut file loses its index
-        raise CheckpointError(
-            f"{path} is not a readable checkpoint (truncated or corrupt file?): it is not the zip "
-            "archive torch.save writes; download or copy it again"
-        )
+        raise _unreadable(path, "it is not the zip archive torch.save writes")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
@@ -108,9 +120,7 @@ def load_checkpoint(path, map_location="cpu") -> dict:
             f"Details: {str(err).splitlines()[0]}"
         ) from err
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:
-        raise CheckpointError(
-            f"{path} is not a readable checkpoint (truncated or corrupt file?): {err}"
-        ) from err
+        raise _unreadable(path, str(err).splitlines()[0] if str(err) else type(err).__name__) from err
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise CheckpointError(f"{path} is not a jscc_lab checkpoint (a dict with a 'state_dict')")
     return ckpt

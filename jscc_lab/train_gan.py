@@ -246,15 +246,14 @@ class GANTrainer(Trainer):
 
     def _stop(self, step: int, reason: str) -> None:
         last = self.config.output_dir / "last.pt"
-        advice = "Lower lr / d_lr or adversarial_weight, or set r1_weight (e.g. 1.0) or grad_clip"
+        advice = "lower lr / d_lr or adversarial_weight, or set r1_weight (e.g. 1.0) or grad_clip"
         if last.is_file():
-            where = f"the last good checkpoint is {last}"
-            advice += ", and resume from that checkpoint (resume=True / --resume)"
+            where = f"The last good checkpoint is {last}: {advice}, then resume from it (resume=True / --resume)"
         else:
-            where = "no checkpoint was written yet"
-            advice += ", and start again"
-        raise TrainingDiverged(f"training stopped at step {step + 1}: {reason}; {where} (the weights "
-                               f"were not updated with this step). {advice}.")
+            where = (f"No checkpoint has been written yet, so there is nothing to resume: {advice}, "
+                     "then start the run again")
+        raise TrainingDiverged(f"training stopped at step {step + 1}: {reason}; the weights were not "
+                               f"updated with this step. {where}.")
 
     def _guard_distortion(self, step: int, distortion: float) -> None:
         g, c = self.guard, self.config

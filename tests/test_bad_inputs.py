@@ -70,6 +70,19 @@ def test_cbr_helpers_reject_unrealisable_values(value):
     check(channels.channel_uses, value, 32, 32, names=("cbr",))
 
 
+@FAST
+@given(bad=st.sampled_from([float("nan"), float("inf"), -float("inf")]), where=st.integers(0, 11),
+       part=st.sampled_from(["real", "imag"]), mode=st.sampled_from(["awgn", "block", "fast"]))
+def test_channels_reject_non_finite_symbols(bad, where, part, mode):
+    s = channels.normalize_power(torch.ones(3, 4, dtype=torch.complex64))
+    value = complex(bad, 0) if part == "real" else complex(0, bad)
+    s.view(-1)[where] = value
+    channel = channels.AWGN() if mode == "awgn" else channels.RayleighFading(mode)
+    out = check(channel, s, 10.0, names=("s contains NaN or infinite",))
+    assert isinstance(out, ValueError)
+    assert isinstance(check(channels.normalize_power, s, names=("s contains",)), ValueError)
+
+
 def test_constructor_and_helper_cases():
     check(channels.RayleighFading, "sometimes", names=("mode",))
     check(channels.RayleighFading, "fast", csi=True, names=("csi",))
@@ -169,6 +182,10 @@ def _model_cases():
         ("x must", lambda: m(torch.zeros(1, 3, 8, 8, dtype=torch.int64), 10.0)),
         ("x is an empty batch", lambda: m(torch.rand(0, 3, 8, 8), 10.0)),
         ("x contains NaN", lambda: m(torch.full((1, 3, 8, 8), float("nan")), 10.0)),
+        ("x must lie in [0, 1]", lambda: m(255 * torch.rand(1, 3, 8, 8), 10.0)),
+        ("divide 8-bit images by 255", lambda: m(255 * torch.rand(1, 3, 8, 8), 10.0)),
+        ("x must lie in [0, 1]", lambda: m(torch.rand(1, 3, 8, 8) - 0.5, 10.0)),
+        ("x must lie in [0, 1]", lambda: p(torch.rand(1, 3, 16, 16) * 2, 10.0)),
         ("snr_db", lambda: m(img, float("nan"))),
         ("snr_db", lambda: m(img, torch.zeros(3))),
         ("y must", lambda: m.decode(torch.zeros(1, 5, dtype=torch.complex64), 10.0, size=(8, 8))),
@@ -213,6 +230,20 @@ def test_models_take_any_image_size(h, w, n):
     assert isinstance(model, ADJSCC)
 
 
+@FAST
+@given(low=st.floats(-3, 1, width=32), span=st.floats(0, 3, width=32))
+def test_models_refuse_images_outside_the_unit_range(low, span):
+    from jscc_lab.models.base import RANGE_TOLERANCE, check_images
+
+    x = torch.linspace(low, low + span, 48).reshape(1, 3, 4, 4)
+    lo, hi = x.min().item(), x.max().item()
+    out = check(check_images, x, names=("x must lie in [0, 1]",))
+    inside = lo >= -RANGE_TOLERANCE and hi <= 1 + RANGE_TOLERANCE
+    assert (out is None) == inside, (lo, hi, out)
+    if not inside:
+        assert f"{lo:.4g}" in str(out) and f"{hi:.4g}" in str(out)  # the message shows the range found
+
+
 _TINY = {}
 
 
@@ -224,8 +255,130 @@ def _tiny_adjscc():
     return _TINY["m"]
 
 
+# ---- messages of the trainers and of checkpoints -------------------------------------------------
+
+
+def test_training_checkpoint_messages_give_the_right_advice(tmp_path):
+    from types import SimpleNamespace
+
+    from jscc_lab.pretrained import CheckpointError, load_checkpoint
+    from jscc_lab.train_gan import GANTrainer, TrainingDiverged
+
+    run = tmp_path / "run"
+    run.mkdir()
+    for name, other in (("last.pt", "best.pt"), ("best.pt", "last.pt")):
+        (run / name).write_bytes(b"PK\x03\x04 cut short")
+        TRIED["cases"] += 1
+        with pytest.raises(CheckpointError) as err:
+            load_checkpoint(run / name)
+        message = str(err.value)
+        assert "truncated or corrupt" in message and str(run / other) in message
+        assert "--overwrite" in message and "download" not in message and "\n" not in message
+    (tmp_path / "model.pt").write_bytes(b"junk")
+    TRIED["cases"] += 1
+    with pytest.raises(CheckpointError, match="download or copy it again"):
+        load_checkpoint(tmp_path / "model.pt")
+
+    fake = SimpleNamespace(config=SimpleNamespace(output_dir=tmp_path / "fresh"))
+    TRIED["cases"] += 1
+    with pytest.raises(TrainingDiverged) as err:
+        GANTrainer._stop(fake, 0, "generator_loss is nan")
+    assert "nothing to resume" in str(err.value) and "resume from" not in str(err.value)
+    fake.config.output_dir = run
+    TRIED["cases"] += 1
+    with pytest.raises(TrainingDiverged, match=r"last good checkpoint is .*last\.pt.*resume from it"):
+        GANTrainer._stop(fake, 0, "generator_loss is nan")
+
+
+# ---- the command line ----------------------------------------------------------------------------
+
+CLI_TRIED = {"in-process": 0, "subprocess": 0}
+
+
+def _train_fields():
+    import dataclasses
+
+    from jscc_lab.train import TrainConfig
+
+    return [f.name for f in dataclasses.fields(TrainConfig)]
+
+
+_CLI_DIR = {}
+
+
+def _tiny_toml(tmp_path_factory):
+    """A small valid config (one per session) whose out_dir already holds a run."""
+    from jscc_lab.train import TrainConfig, save_config
+
+    if "dir" not in _CLI_DIR:
+        folder = _CLI_DIR["dir"] = tmp_path_factory.mktemp("cli")
+        save_config(TrainConfig(name="tiny", width=8, steps=2, out_dir=str(folder / "run")), folder / "tiny.toml")
+        (folder / "run").mkdir()
+        (folder / "run" / "config.toml").write_text("# an earlier run\n")
+        (folder / "broken.toml").write_text("steps = [\n")
+    return _CLI_DIR["dir"] / "tiny.toml"
+
+
+@FAST
+@given(key=st.sampled_from(_train_fields()), text=st.text(max_size=12))
+def test_cli_set_values_convert_or_fail_in_one_line(tmp_path_factory, key, text):
+    """Any ``--set KEY=TEXT`` gives a config or a one-line error naming the key."""
+    from jscc_lab.cli import UserError, load_train_config
+
+    path = _tiny_toml(tmp_path_factory)
+    CLI_TRIED["in-process"] += 1
+    try:
+        load_train_config(path, [(key, text)])
+    except UserError as err:
+        message = str(err)
+        assert key in message, message
+
+
+def _cli_cases():
+    """Bad command lines: ``(argv after the program, text the one-line error must hold)``."""
+    garbage = st.text(alphabet="xyz!?@", min_size=1, max_size=6)
+    typed = st.sampled_from([("steps", "int"), ("lr", "float"), ("compile", "bool"), ("val_snr_db", "list[float]")])
+    return st.one_of(
+        st.builds(lambda kt, g: (["train", "{toml}", "--set", f"{kt[0]}={g}"], kt[1]), typed, garbage),
+        st.builds(lambda g: (["train", "{toml}", "--set", f"q{g}=1"], "unknown key"), garbage),
+        st.sampled_from([
+            (["train", "{missing}"], "does not exist"),
+            (["train", "{broken}"], "not valid TOML"),
+            (["train", "{toml}", "--set", "steps=0"], "steps=0"),
+            (["train", "{toml}"], "--overwrite"),  # its run folder already holds a run
+            (["demo", "--out", "/proc/nope"], "--out"),
+        ]),
+    )
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=_cli_cases())
+@example(case=(["train", "{toml}", "--set", "steps=abc"], "int"))
+def test_cli_bad_input_is_one_line_exit_2_as_a_subprocess(tmp_path_factory, case):
+    """The real program (a new Python process each time, so few examples): exit status 2, one
+    stderr line, no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    toml = _tiny_toml(tmp_path_factory)
+    folder = toml.parent
+    argv, expected = case
+    argv = [a.format(toml=toml, missing=folder / "missing.toml", broken=folder / "broken.toml") for a in argv]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "jscc_lab.cli", *argv], capture_output=True, text=True,
+                          timeout=120, env=env)
+    CLI_TRIED["subprocess"] += 1
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2, (argv, done.returncode, done.stderr)
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert expected in lines[0], (expected, lines[0])
+
+
 def test_zz_report_case_count(capsys):
     with capsys.disabled():
         print(f"\n[bad-input suite] {TRIED['cases']} cases tried across channels, data, metrics, "
-              "user_study, models, baselines, evaluate, pretrained, widgets (hypothesis examples included)")
+              "user_study, models, baselines, evaluate, pretrained, widgets (hypothesis examples included); "
+              f"command line: {CLI_TRIED['in-process']} --set values in-process, "
+              f"{CLI_TRIED['subprocess']} bad command lines as subprocesses")
     assert TRIED["cases"] > 200

@@ -205,3 +205,14 @@ def test_main_cli_runs_and_reports(image_dirs, tmp_path, data_root, capsys):
     path = save_config(config, tmp_path / "tiny.toml")
     assert main([str(path), "--no-progress", "--set", "steps=2"]) == 0
     assert "finished tiny (distortion) at step 2" in capsys.readouterr().out
+
+
+def test_jscc_lab_train_runs_a_perceptual_config_once(image_dirs, tmp_path, data_root, capsys):
+    from jscc_lab.cli import main as cli_main
+
+    path = save_config(tiny_config(image_dirs, tmp_path, stage="distortion", steps=1), tmp_path / "tiny.toml")
+    assert cli_main(["train", str(path), "--no-progress", "--set", "steps=2"]) == 0
+    assert "finished tiny (distortion) at step 2" in capsys.readouterr().out
+    assert cli_main(["train", str(path), "--no-progress", "--set", "steps=2"]) == 2  # the run exists
+    err = capsys.readouterr().err
+    assert "--resume" in err and "--overwrite" in err and len(err.strip().splitlines()) == 1

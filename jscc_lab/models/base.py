@@ -7,6 +7,8 @@ constraint, the CBR bookkeeping and the channel live here once.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -16,8 +18,13 @@ from .layers import crop_to, pad_to_multiple, snr_tensor
 __all__ = ["JSCCModel", "AtCBR", "check_images"]
 
 
+#: how far outside [0, 1] an image may stray (round-off of 8-bit data / 255, resampling)
+RANGE_TOLERANCE = 1e-3
+
+
 def check_images(x) -> None:
-    """Refuse what is not a batch of images ``(N, 3, H, W)``, real, finite (DESIGN.md convention)."""
+    """Refuse what is not a batch of images ``(N, 3, H, W)``, real, finite and in ``[0, 1]``
+    (within :data:`RANGE_TOLERANCE`; DESIGN.md convention)."""
     if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != 3:
         raise ValueError(
             f"x must be an image tensor of shape (N, 3, H, W), got {getattr(x, 'shape', type(x))}"
@@ -26,8 +33,13 @@ def check_images(x) -> None:
         raise TypeError(f"x must be a real floating-point tensor in [0, 1], got {x.dtype}")
     if x.shape[0] == 0:
         raise ValueError("x is an empty batch (N = 0); give at least one image")
-    if not torch.isfinite(x).all():
+    with torch.no_grad():  # one device sync for both checks; amin / amax propagate NaN
+        low, high = torch.stack(torch.aminmax(x.detach())).float().tolist()
+    if not (math.isfinite(low) and math.isfinite(high)):
         raise ValueError("x contains NaN or infinite values; images must lie in [0, 1]")
+    if low < -RANGE_TOLERANCE or high > 1 + RANGE_TOLERANCE:
+        raise ValueError(f"x must lie in [0, 1] (got values in [{low:.4g}, {high:.4g}]); "
+                         "divide 8-bit images by 255, clamp a reconstruction with .clamp(0, 1)")
 
 
 class JSCCModel(nn.Module):
