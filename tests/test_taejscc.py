@@ -295,3 +295,15 @@ def test_half_precision_export_loads_into_float32(tmp_path):
         b = again(x, 10.0, cbr="1/24", generator=torch.Generator().manual_seed(0))
     assert next(again.parameters()).dtype == torch.float32
     assert (a - b).abs().max() < 0.02
+
+
+@pytest.mark.parametrize("size", [(37, 53), (32, 32), (1, 1), (66, 4)])
+def test_any_input_size_comes_back_the_same_size(size):
+    model = small_model().eval()
+    x = torch.rand(2, 3, *size)
+    with torch.no_grad():
+        for cbr in ("1/96", "1/12"):
+            s = model.encode(x, 10.0, cbr=cbr)
+            assert s.shape[1] == model.channel_uses(*size, cbr=cbr)
+            x_hat = model.decode(s, 10.0, cbr=cbr)
+            assert x_hat.shape == x.shape and 0 <= x_hat.min() and x_hat.max() <= 1
