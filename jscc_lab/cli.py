@@ -401,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=_train)
 
     explore = sub.add_parser("explore", help="serve the explorer widgets as a web page (Voila)",
-                             description="serve the explorer widgets (tutorial 08) at http://127.0.0.1:PORT")
+                             description="serve the explorer widgets (tutorial 09) at http://127.0.0.1:PORT")
     explore.add_argument("--port", type=_port, default=8866, help="local port of the web page")
     explore.add_argument("--no-browser", action="store_true", help="do not open a browser")
     explore.set_defaults(func=_explore)

@@ -11,9 +11,9 @@
 # ---
 
 # %% [markdown]
-# # 06 · Adversarial training: the discriminator, its losses, dynamics and guards
+# # 07 · Adversarial training: the discriminator, its losses, dynamics and guards
 #
-# LPIPS (notebook 05) brings texture back, but it still rewards a *safe* average in feature
+# LPIPS (notebook 06) brings texture back, but it still rewards a *safe* average in feature
 # space. A **discriminator** asks a different question: does this look like a real photograph?
 # Trained against it, the generator draws plausible detail instead of averaging it away. This is
 # the second stage of the seed paper (Wang et al., GLOBECOM 2022), built like HiFiC.
@@ -57,7 +57,7 @@ N_EVAL = settings.budget(8, 2)  # Kodak crops for the realism sweep
 EVAL_CROP = settings.budget(192, 96)
 BETAS = [0.0, 0.25, 0.5, 0.75, 1.0]
 SNR_DB = 10.0
-OUT = tempfile.mkdtemp(prefix="jscc_tutorial06_")  # training runs (checkpoints, logs)
+OUT = tempfile.mkdtemp(prefix="jscc_tutorial07_")  # training runs (checkpoints, logs)
 torch.manual_seed(SEED)
 
 
@@ -204,7 +204,7 @@ plt.show()
 
 # %% [markdown]
 # The shipped checkpoint was trained on a CPU for minutes, so the effect is modest; the GPU
-# configs (`jscc_lab/configs/perceptual_gpu_*.toml`, notebook 07) train the paper-size model.
+# configs (`jscc_lab/configs/perceptual_gpu_*.toml`, notebook 08) train the paper-size model.
 #
 # ## Exercises
 # 1. Switch `gan_loss` to `"hinge"` and `"least_squares"` in the small run. How do the D logits

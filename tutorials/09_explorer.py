@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 08 · The explorer: every system, live, side by side
+# # 09 · The explorer: every system, live, side by side
 #
 # One image, one channel, four ways to send it: PSNR-optimised deep JSCC, perceptual deep JSCC,
 # engineered separate coding (HEVC-intra at the Shannon-capacity budget) and the original. Move

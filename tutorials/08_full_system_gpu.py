@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 07 · The full perceptual system: GPU training, shipped checkpoints, bandwidth saving
+# # 08 · The full perceptual system: GPU training, shipped checkpoints, bandwidth saving
 #
 # Notebooks 05 and 06 trained small perceptual models on a CPU. This one is about the real thing:
 # the paper-size system of Wang et al. (GLOBECOM 2022), how to train it on a GPU with the

@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 09 · A paired-comparison user study in your classroom
+# # 10 · A paired-comparison user study in your classroom
 #
 # The seed paper's headline, "about **50 % channel-bandwidth saving** at perceptually similar
 # quality", is not a PSNR number: it comes from people comparing images. Metrics such as LPIPS
@@ -147,7 +147,7 @@ ax.legend(fontsize=8)
 # The study compares our perceptual system (shipped checkpoint `perceptual-awgn-cbr1_48`) with
 # engineered separate coding (HEVC-intra at the Shannon-capacity bit budget), all at the same
 # SNR, on Kodak crops. Each participant opens this notebook (or the page
-# `voila tutorials/09_user_study.ipynb`), enters a pseudonym, and clicks through the trials. All
+# `voila tutorials/10_user_study.ipynb`), enters a pseudonym, and clicks through the trials. All
 # answers go to one JSON-lines file: every click is written and flushed at once, so if a
 # kernel dies, running the cell again with the same pseudonym continues where it stopped.
 #
@@ -189,7 +189,7 @@ print(f"{len(ResultsFile(results_path).records)} answers on disk in {results_pat
 #
 # Once everyone is done: `fit_preference(ResultsFile(path).records)`. With fewer than about 10
 # participants the interval will be wide, which is the honest answer. Compare your result with the
-# paper's 50 % and with the metric-based saving from notebook 07: do people and DISTS agree?
+# paper's 50 % and with the metric-based saving from notebook 08: do people and DISTS agree?
 #
 # ## Exercises
 #

@@ -11,7 +11,7 @@
 # ---
 
 # %% [markdown]
-# # 05 · Perceptual loss: training deep JSCC with LPIPS
+# # 06 · Perceptual loss: training deep JSCC with LPIPS
 #
 # A JSCC system trained on mean squared error (MSE) at a low channel bandwidth ratio produces
 # blurry images: when the received symbols leave the details uncertain, the MSE-optimal answer is
@@ -57,7 +57,7 @@ BATCH = settings.budget(8, 2)
 WIDTH, RES_BLOCKS = 32, 1  # a narrow model, so that both runs take minutes on a CPU
 VAL_IMAGES = settings.budget(8, 2)
 SNR_DB = 10.0
-OUT = tempfile.mkdtemp(prefix="jscc_tutorial05_")  # training runs (checkpoints, logs)
+OUT = tempfile.mkdtemp(prefix="jscc_tutorial06_")  # training runs (checkpoints, logs)
 torch.manual_seed(SEED)
 generator = torch.Generator().manual_seed(SEED)
 
@@ -173,7 +173,7 @@ for name, result in runs.items():
 
 # %% [markdown]
 # A few hundred CPU steps leave both models far from converged (compare the shipped,
-# longer-trained checkpoint in notebook 06), and at this budget the two runs differ little:
+# longer-trained checkpoint in notebook 07), and at this budget the two runs differ little:
 # the LPIPS run is typically a bit lower in LPIPS at a similar PSNR. Longer runs (the GPU configs
 # `jscc_lab/configs/perceptual_gpu_stage1.toml`) make the gap obvious: the MSE model blurs, the
 # LPIPS model draws texture, sometimes texture that was not there.

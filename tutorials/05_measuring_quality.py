@@ -11,7 +11,7 @@
 # ---
 
 # %% [markdown]
-# # 04 · Measuring quality: PSNR, MS-SSIM, LPIPS, DISTS and the perception-distortion trade-off
+# # 05 · Measuring quality: PSNR, MS-SSIM, LPIPS, DISTS and the perception-distortion trade-off
 #
 # Every claim in this course ("better than BPG + LDPC", "50 % bandwidth saving") is a statement
 # about a **quality metric**. The perceptual JSCC paper we reproduce argues that at low rates PSNR
