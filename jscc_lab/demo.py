@@ -29,15 +29,16 @@ def _systems(cbr_tag: str) -> dict:
 
     cbr = 1 / int(cbr_tag.split("_")[1])
     systems = {}
-    for label, name in ((f"PSNR deep JSCC (CBR 1/{round(1 / cbr)})", f"adjscc-psnr-awgn-cbr{cbr_tag}"),
-                        (f"perceptual deep JSCC (CBR 1/{round(1 / cbr)})", f"perceptual-awgn-cbr{cbr_tag}")):
+    for label, name, kwargs in (
+            (f"PSNR deep JSCC on TAEF2 (CBR 1/{round(1 / cbr)})", "taejscc-psnr-awgn", {"cbr": cbr}),
+            (f"perceptual deep JSCC (CBR 1/{round(1 / cbr)})", f"perceptual-awgn-cbr{cbr_tag}", {})):
         if name not in pretrained.available():
             raise FileNotFoundError(
                 f"checkpoint {name!r} is not in {pretrained.CHECKPOINT_DIR}; the demo needs the "
                 "shipped checkpoints of a source checkout (git clone, then pip install -e .)"
             )
         model = pretrained.load(name)
-        systems[label] = lambda x, snr, g, m=model: m(x, snr, generator=g)
+        systems[label] = lambda x, snr, g, m=model, kw=kwargs: m(x, snr, generator=g, **kw)
     systems[f"HEVC + capacity (CBR 1/{round(1 / cbr)})"] = lambda x, snr, g: separate_transmit(
         x, codec="hevc", cbr=cbr, snr_db=snr, channel_code="capacity").x_hat
     systems["analog, uncoded (CBR 1/2)"] = lambda x, snr, g: analog_transmit(x, snr, AWGN(), g)
@@ -60,16 +61,16 @@ def run_demo(out_dir="jscc_lab_demo", snrs_db=None, seed: int = 0) -> dict:
     x = torch.cat([center_crop(im, crop) for im in sample_images()])
     systems = _systems(DEMO_CBR)
 
-    results, shown, titles = {}, [x[:1]], ["original"]
-    for label, run in systems.items():
-        for snr in snrs_db:
+    results, shown, titles = {}, [], []
+    for snr in snrs_db:  # one row of the figure per SNR: the cliff of separate coding shows
+        shown.append(x[:1])
+        titles.append(f"original ({snr:g} dB row)")
+        for label, run in systems.items():
             x_hat = run(x, snr, torch.Generator().manual_seed(seed))
-            scores = evaluate(x, x_hat, metrics=metrics)
+            scores = evaluate(x, x_hat.clamp(0, 1), metrics=metrics)
             results[(label, snr)] = {k: v.mean().item() for k, v in scores.items()}
-            if snr == snrs_db[len(snrs_db) // 2]:
-                shown.append(x_hat[:1])
-                titles.append(f"{label}\n{snr:g} dB: {scores['psnr'][0]:.1f} dB, "
-                              f"LPIPS {scores['lpips'][0]:.3f}")
+            shown.append(x_hat[:1])
+            titles.append(f"{label}\n{snr:g} dB: {scores['psnr'][0]:.1f} dB, LPIPS {scores['lpips'][0]:.3f}")
 
     header = (f"Sample photos ({len(x)} x {crop}x{crop} centre crops) over AWGN; mean over images. "
               "PSNR in dB (higher is better), LPIPS-alex and DISTS (lower is better).\n\n")
@@ -80,7 +81,7 @@ def run_demo(out_dir="jscc_lab_demo", snrs_db=None, seed: int = 0) -> dict:
             f"{scores[m]:.2f}" if m == "psnr" else f"{scores[m]:.3f}" for m in metrics) + " |")
     table = "\n".join(lines)
     (out_dir / "demo.md").write_text(header + table + "\n")
-    fig = show_images(shown, titles, ncols=len(shown), size=3.2)
+    fig = show_images(shown, titles, ncols=len(systems) + 1, size=3.2)
     fig.savefig(out_dir / "demo.png", dpi=90)
     print(header + table)
     print(f"\nwrote {out_dir / 'demo.png'} and {out_dir / 'demo.md'}")
