@@ -429,6 +429,37 @@ class BandwidthSaving:
         return {"metric": self.metric, "cbr": self.cbr, "quality": self.quality,
                 "cbr_needed": self.cbr_needed, "saving": str(self)}
 
+    def _estimate(self, value: float | None, bound: str) -> dict:
+        """``{"saving", "bound", "bound_value"}`` of one estimate: ``saving`` a fraction, or
+        ``None`` with ``bound`` ``"above"`` / ``"below"`` and the value it is bounded by."""
+        if bound == ">" or value == math.inf:
+            limit = self.limit if bound == ">" else 1 - self.cbr / self.reference_range[1]
+            return {"saving": None, "bound": "above", "bound_value": float(limit)}
+        if bound == "<" or value == -math.inf:
+            limit = self.limit if bound == "<" else 1 - self.cbr / self.reference_range[0]
+            return {"saving": None, "bound": "below", "bound_value": float(limit)}
+        return {"saving": float(value), "bound": None, "bound_value": None}
+
+    def as_dict(self) -> dict:
+        """Numeric dict for JSON: every number finite or ``None`` (``json.dumps(...,
+        allow_nan=False)`` accepts it).
+
+        ``saving`` is the fraction when the reference reaches our quality in its measured range;
+        otherwise ``None``, with ``bound`` ``"above"`` (the saving exceeds ``bound_value``) or
+        ``"below"`` (it is below ``bound_value``); ``bound`` is ``None`` for an exact value.
+        ``ci`` is ``None`` without bootstrap, else ``{"confidence", "low", "high"}`` whose ends
+        have the same ``{"saving", "bound", "bound_value"}`` form. ``text`` is ``str(self)``.
+        """
+        ci = None
+        if self.n_boot:
+            ci = {"confidence": float(self.confidence), "low": self._estimate(self.ci[0], "="),
+                  "high": self._estimate(self.ci[1], "=")}
+        return {"metric": self.metric, "cbr": float(self.cbr), "quality": float(self.quality),
+                "cbr_needed": None if self.cbr_needed is None else float(self.cbr_needed),
+                **self._estimate(self.saving, self.bound), "ci": ci,
+                "n_images": int(self.n_images), "n_boot": int(self.n_boot),
+                "reference_range": [float(c) for c in self.reference_range], "text": str(self)}
+
 
 def bandwidth_saving(ours, reference: Mapping[float, Sequence[float]], metric: str, cbr: float,
                      higher_is_better: bool | None = None, n_boot: int = 2000,
