@@ -21,10 +21,21 @@ checkpoints and exact resume) through its override points:
   steps (the generator trading fidelity for fooling D: mode collapse, texture hallucination
   gone wild) stops the run the same way.
 * **Sample grids**: every ``sample_every`` steps ``out_dir/samples/step_XXXXXXX.png`` shows fixed
-  validation crops: original, then the reconstruction at ``beta = 0, 0.5, 1`` (10 dB).
+  validation crops: original, then the reconstruction at ``beta = 0, 0.5, 1`` (10 dB; for a
+  rate-adaptive model, those three at each of its CBRs).
+* **Two model families**: ``model = "perceptual"`` (:class:`~jscc_lab.models.perceptual.PerceptualJSCC`,
+  one CBR) and ``model = "taejscc"`` (:class:`~jscc_lab.models.taejscc.TAEJSCC` built with
+  ``realism=True``: the pretrained TAEF2 autoencoder with SNR-, CBR- and realism-conditioned
+  adapters, one checkpoint for every SNR, CBR and ``beta``). For the latter each image also
+  draws its CBR (:meth:`~jscc_lab.train.Trainer.conditions`), validation runs at every CBR, and
+  ``init_from`` may be a PSNR TAEJSCC checkpoint (``realism=False``): its weights are loaded and
+  the realism weights it lacks start at zero (named in the log and in the provenance).
+  ``freeze`` / ``pretrained_modules`` / ``pretrained_lr_fraction`` work as in
+  :class:`~jscc_lab.train.TrainConfig`.
 
 Run ``python -m jscc_lab.train_gan jscc_lab/configs/perceptual_cpu_stage1.toml``, then the
-``perceptual_cpu_gan.toml`` stage (see the configs for the full recipe).
+``perceptual_cpu_gan.toml`` stage (see the configs for the full recipe);
+``taejscc_perceptual_stage1.toml`` / ``taejscc_perceptual_gan.toml`` for the TAEJSCC family.
 
 Example
 -------
@@ -46,6 +57,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .channels import cbr_label
 from .data import sha256_of
 from .losses import PAPER_WEIGHTS, DistortionLoss, adversarial_losses, r1_penalty
 from .metrics import LPIPS, psnr
@@ -75,11 +87,15 @@ class TrainingDiverged(RuntimeError):
 class PerceptualTrainConfig(TrainConfig):
     """A :class:`~jscc_lab.train.TrainConfig` for the perceptual system (all fields of it, plus):
 
-    Model: ``res_blocks`` and ``generator_width`` (0 = ``width``) of the generator.
+    Model: ``model`` = ``"perceptual"`` (``cbr``, ``width``, and ``res_blocks`` and
+    ``generator_width`` (0 = ``width``) of the generator) or ``"taejscc"`` (``width``, ``blocks``,
+    ``cbrs`` as for :class:`~jscc_lab.train.TrainConfig`; built with ``realism=True``; ``crop`` a
+    multiple of 16).
     Stage: ``stage`` = ``"distortion"`` (MSE + LPIPS) or ``"gan"``; ``init_from`` a checkpoint
-    of the same model to warm-start from (the stage-1 result for ``"gan"``);
-    ``init_encoder_from`` optionally a PSNR ADJSCC checkpoint of the same CBR and width whose
-    encoder is copied (a head start for stage 1).
+    of the same model to warm-start from (the stage-1 result for ``"gan"``; for ``"taejscc"``
+    also a PSNR TAEJSCC checkpoint of the same width, blocks, cbrs and channel, which lacks only
+    the realism weights); ``init_encoder_from`` optionally a PSNR ADJSCC checkpoint of the same
+    CBR and width whose encoder is copied (a head start for stage 1; ``"perceptual"`` only).
     Loss (paper code defaults): ``mse_weight`` (on 0-255), ``lpips_weight``, ``lpips_net``,
     ``adversarial_weight``, ``gan_loss`` (``"non_saturating"``, ``"hinge"``,
     ``"least_squares"``), ``r1_weight`` (0 = off; the penalty is ``r1_weight / 2 * ||grad||^2``).
@@ -137,16 +153,33 @@ class PerceptualTrainConfig(TrainConfig):
             raise ValueError("invalid PerceptualTrainConfig value(s): " + ", ".join(
                 f"{k}={getattr(self, k)!r}" for k in bad)
                 + " (weights and res_blocks >= 0, rates > 0, beta_edge_prob in [0, 1], divergence_factor > 1)")
-        if self.model != "perceptual":
-            raise ValueError(f'model must be "perceptual" for PerceptualTrainConfig, got {self.model!r}')
-        if self.crop % 4:
-            raise ValueError(f"crop must be a multiple of 4 (the latent grid), got {self.crop}")
+        if self.model not in ("perceptual", "taejscc"):
+            raise ValueError(f'model must be "perceptual" or "taejscc" for PerceptualTrainConfig, got {self.model!r}')
+        if self.loss != "image":
+            raise ValueError(f'loss must be "image" for PerceptualTrainConfig (MSE + LPIPS on pixels), got {self.loss!r}')
+        grid = 16 if self.model == "taejscc" else 4
+        if self.crop % grid:
+            raise ValueError(f"crop must be a multiple of {grid} (the received symbol grid of {self.model}), "
+                             f"got {self.crop}")
+        if self.model == "taejscc" and self.init_encoder_from:
+            raise ValueError("init_encoder_from is for the perceptual model; a taejscc run warm-starts "
+                             "from a PSNR TAEJSCC checkpoint with init_from")
 
     def model_spec(self) -> dict:
+        if self.model == "taejscc":
+            spec = self.psnr_model_spec()
+            spec["kwargs"]["realism"] = True
+            return spec
         return {"name": self.model, "channel": self.channel,
                 "kwargs": {"cbr": self.cbr, "width": self.width,
                            "generator_width": self.generator_width or self.width,
                            "res_blocks": self.res_blocks}}
+
+    def psnr_model_spec(self) -> dict | None:
+        """The model spec of a PSNR checkpoint this run may warm-start from with ``init_from``
+        although its spec differs: for ``"taejscc"`` the same model without the realism input
+        (what :class:`~jscc_lab.train.TrainConfig` trains); ``None`` for ``"perceptual"``."""
+        return TrainConfig.model_spec(self) if self.model == "taejscc" else None
 
 
 def sample_betas(batch: int, edge_prob: float, generator: torch.Generator) -> torch.Tensor:
@@ -172,9 +205,17 @@ class GANTrainer(Trainer):
     config : a :class:`PerceptualTrainConfig`.
     progress : tqdm progress bar.
 
-    Attributes: ``model`` (a :class:`~jscc_lab.models.perceptual.PerceptualJSCC`),
-    ``discriminator`` and ``d_optimizer`` (``None`` in the distortion stage), ``optimizer``
-    (the encoder + generator's Adam).
+    Attributes: ``model`` (a :class:`~jscc_lab.models.perceptual.PerceptualJSCC`, or a
+    :class:`~jscc_lab.models.taejscc.TAEJSCC` with ``realism=True``), ``discriminator`` and
+    ``d_optimizer`` (``None`` in the distortion stage), ``optimizer`` (the encoder + generator's
+    Adam; ``freeze`` / ``pretrained_modules`` as in :class:`~jscc_lab.train.Trainer`),
+    ``warm_start`` (provenance of ``init_from`` / ``init_encoder_from``; ``new_keys`` lists the
+    weights a PSNR TAEJSCC checkpoint did not have).
+
+    The discriminator is conditioned on the received symbol grid ``z_rx`` of
+    ``model(..., return_latent=True)``, built from ``model.latent_channels`` and
+    ``model.downsample``. A TAEJSCC's reconstructions are not clamped in training mode, so the
+    distortion and the discriminator see (and push back) values outside ``[0, 1]``.
     """
 
     def __init__(self, config: PerceptualTrainConfig, progress: bool = True):
@@ -192,7 +233,8 @@ class GANTrainer(Trainer):
         if c.stage == "gan":
             self.d_loss_fn, self.g_loss_fn = adversarial_losses(c.gan_loss)
             torch.manual_seed(_mix_seed(c.seed, 7))
-            self.discriminator = Discriminator(self.model.latent_channels, filters=c.d_filters).to(self.device)
+            self.discriminator = Discriminator(self.model.latent_channels, filters=c.d_filters,
+                                               upsample=self.model.downsample).to(self.device)
             self.d_net = self.discriminator
             if self.distributed:
                 ids = [self.device.index] if self.device.type == "cuda" else None
@@ -203,17 +245,50 @@ class GANTrainer(Trainer):
 
     # ---- warm starts ---------------------------------------------------------------------
 
+    def _init_weights(self, path) -> None:
+        """:class:`~jscc_lab.train.Trainer`'s ``init_from`` hook, called while it is built: a GAN
+        run loads ``init_from`` itself, in :meth:`_init_model` once the trainer is set up (after
+        ``init_encoder_from``, recording provenance, and accepting a PSNR TAEJSCC checkpoint)."""
+
     def _init_model(self, path) -> None:
         ckpt = _load_any(path)
-        if ckpt.get("model") != self.config.model_spec():
-            raise ValueError(f"init_from={path} holds model {ckpt.get('model')}, this run needs "
-                             f"{self.config.model_spec()}; train stage 1 with the same model fields")
-        self.model.load_state_dict(ckpt["state_dict"])
+        c = self.config
+        spec, new_keys = ckpt.get("model"), []
+        if spec == c.model_spec():
+            self.model.load_state_dict(ckpt["state_dict"])
+        elif spec is not None and spec == c.psnr_model_spec():
+            new_keys = self._load_psnr_weights(path, ckpt["state_dict"])
+        else:
+            also = (f" (or the PSNR model {c.psnr_model_spec()})" if c.psnr_model_spec() else "")
+            raise ValueError(f"init_from={path} holds model {spec}, this run needs "
+                             f"{c.model_spec()}{also}; train stage 1 with the same model fields")
         prov = ckpt.get("provenance", {})
         self.warm_start["model"] = {"file": Path(path).name, "sha256": sha256_of(path),
-                                    "stage": ckpt.get("config", {}).get("stage", "?"),
+                                    "stage": ckpt.get("config", {}).get("stage", "psnr" if new_keys else "?"),
                                     "steps": prov.get("steps"), "wall_time_s": prov.get("wall_time_s"),
                                     "device": prov.get("device")}
+        if new_keys:
+            self.warm_start["model"]["new_keys"] = new_keys
+
+    def _load_psnr_weights(self, path, state: dict) -> list[str]:
+        """Load a PSNR TAEJSCC ``state`` (no realism input) into this realism model: every weight
+        it has must fit, and the only ones it may lack are ``model.realism_keys()`` (they keep
+        their zero initialisation, so the model starts as the PSNR one at every ``beta``).
+        Returns the new keys (also printed)."""
+        try:
+            missing, unexpected = self.model.load_state_dict(state, strict=False)
+        except RuntimeError as err:  # a shape mismatch
+            raise ValueError(f"init_from={path}: its weights do not fit this model: "
+                             f"{str(err).splitlines()[-1].strip()}") from err
+        allowed = set(self.model.realism_keys())
+        wrong = sorted(set(missing) - allowed) + sorted(unexpected)
+        if wrong:
+            raise ValueError(f"init_from={path}: only the realism weights {sorted(allowed)} may be missing, "
+                             f"but {wrong} do not match (missing or unexpected)")
+        if self.rank == 0:
+            print(f"init_from={path}: a PSNR checkpoint without the realism input; new weights "
+                  f"(zero, so the run starts as that model at every beta): {', '.join(missing)}", flush=True)
+        return sorted(missing)
 
     def _init_encoder(self, path) -> None:
         ckpt = _load_any(path)
@@ -235,7 +310,10 @@ class GANTrainer(Trainer):
         """Realism weights of micro-batch ``micro`` of ``step``: a pure function of the seed."""
         c = self.config
         u = (step * self.world_size + self.rank) * c.grad_accum + micro
-        g = torch.Generator().manual_seed(_mix_seed(c.seed, u, 3))
+        # Trainer.conditions draws a rate-adaptive model's CBRs from stream 3: its betas take
+        # stream 4 (single-CBR perceptual runs keep stream 3, so their runs are unchanged)
+        stream = 3 if getattr(self.model, "cbrs", None) is None else 4
+        g = torch.Generator().manual_seed(_mix_seed(c.seed, u, stream))
         return sample_betas(c.batch_size, c.beta_edge_prob, g).to(self.device)
 
     def _check_finite(self, step: int, **values) -> None:
@@ -271,8 +349,8 @@ class GANTrainer(Trainer):
     def training_step(self, step: int) -> dict[str, float]:
         c = self.config
         lr = self.lr_at(step)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        for group in self.optimizer.param_groups:  # pretrained_modules train at a fraction
+            group["lr"] = lr * group.get("lr_fraction", 1.0)
         gan = self.discriminator is not None
         if gan:
             for group in self.d_optimizer.param_groups:
@@ -284,18 +362,20 @@ class GANTrainer(Trainer):
             for k, v in values.items():
                 totals[k] = totals.get(k, 0.0) + float(v) / c.grad_accum
 
-        batches = [(*self.micro_batch(step, m), self.betas(step, m)) for m in range(c.grad_accum)]
+        # (x, snr, noise, beta, conditions): conditions = {"cbr": (N,)} for a rate-adaptive model
+        batches = [(*self.micro_batch(step, m), self.betas(step, m), self.conditions(step, m))
+                   for m in range(c.grad_accum)]
         outputs = []
         self.optimizer.zero_grad(set_to_none=True)
-        for x, snr, noise, beta in batches:
+        for x, snr, noise, beta, cond in batches:
             with autocast:
-                x_hat, z = self.net(x, snr, beta=beta, generator=noise, return_latent=True)
+                x_hat, z = self.net(x, snr, beta=beta, generator=noise, return_latent=True, **cond)
             outputs.append((x_hat, z.detach()))
 
         if gan:  # discriminator step on real vs (detached) fake, conditioned on the received latent
             self.discriminator.requires_grad_(True)
             self.d_optimizer.zero_grad(set_to_none=True)
-            for (x, snr, _, _), (x_hat, z) in zip(batches, outputs):
+            for (x, snr, *_), (x_hat, z) in zip(batches, outputs):
                 x_real = x.detach().requires_grad_(c.r1_weight > 0)
                 with autocast:  # one forward over real + fake (one DDP forward per backward)
                     logits = self.d_net(torch.cat([x_real, x_hat.detach()]), torch.cat([z, z]), torch.cat([snr, snr]))
@@ -312,7 +392,7 @@ class GANTrainer(Trainer):
             self.d_optimizer.step()
             self.discriminator.requires_grad_(False)  # G step: gradients only to encoder + generator
 
-        for (x, snr, _, beta), (x_hat, z) in zip(batches, outputs):
+        for (x, snr, _, beta, _), (x_hat, z) in zip(batches, outputs):
             with autocast:
                 dist, parts = self.distortion(x, x_hat)
                 loss_i = dist
@@ -337,9 +417,18 @@ class GANTrainer(Trainer):
 
     # ---- samples and validation ---------------------------------------------------------
 
+    def _operating_points(self) -> list[tuple[dict, str]]:
+        """``[(model kwargs, metric-name suffix)]``: one per CBR of a rate-adaptive model
+        (``({"cbr": 1/48}, ",cbr1/48")``, ...), else one with no CBR."""
+        cbrs = getattr(self.model, "cbrs", None)
+        if cbrs is None:
+            return [({}, "")]
+        return [({"cbr": cbr}, f",cbr{cbr_label(cbr)}") for cbr in cbrs]
+
     @torch.no_grad()
     def sample_grid(self, n_images: int = 4, betas=(0.0, 0.5, 1.0), snr_db: float = 10.0) -> torch.Tensor:
-        """Rows: the first ``n_images`` validation crops; columns: original, then ``beta`` values.
+        """Rows: the first ``n_images`` validation crops; columns: original, then ``beta`` values
+        (for a rate-adaptive model: the ``beta`` values at each of its CBRs, lowest CBR first).
 
         Returns a ``(3, H', W')`` image grid in ``[0, 1]`` (seeded channel noise).
         """
@@ -349,9 +438,10 @@ class GANTrainer(Trainer):
         was_training = self.model.training
         self.model.eval()
         columns = [x]
-        for beta in betas:
-            g = torch.Generator(device=self.device).manual_seed(self.config.seed)
-            columns.append(self.model(x, snr_db, beta=beta, generator=g).float())
+        for cond, _ in self._operating_points():
+            for beta in betas:
+                g = torch.Generator(device=self.device).manual_seed(self.config.seed)
+                columns.append(self.model(x, snr_db, beta=beta, generator=g, **cond).float())
         self.model.train(was_training)
         tiles = torch.stack(columns, dim=1).flatten(0, 1)  # image-major: one row per image
         return make_grid(tiles.cpu(), nrow=len(columns), padding=2, pad_value=1.0)
@@ -366,7 +456,9 @@ class GANTrainer(Trainer):
         return path
 
     def validate(self) -> dict[str, float]:
-        """PSNR (``val_psnr_db``, at ``beta = 0``) and LPIPS-alex at ``beta = 0`` and ``1`` per SNR.
+        """PSNR (``val_psnr_db``, at ``beta = 0``) and LPIPS-alex at ``beta = 0`` and ``1`` per SNR
+        (and per CBR of a rate-adaptive model: ``psnr@10dB,beta=0,cbr1/48``; the ``val_*``
+        summaries average over SNRs and CBRs).
 
         ``best.pt`` keeps the best ``val_psnr_db`` (the trainer's rule); a GAN run releases
         ``last.pt`` instead, as HiFiC does: no single validation number ranks GAN checkpoints.
@@ -379,21 +471,26 @@ class GANTrainer(Trainer):
         with torch.no_grad(), torch.autocast(device_type=self.device.type, dtype=torch.bfloat16,
                                              enabled=self.amp):
             for snr in c.val_snr_db:
-                for beta in (0.0, 1.0):
-                    g = torch.Generator(device=self.device).manual_seed(c.seed)
-                    p, lp = [], []
-                    for i in range(0, self.val_images.shape[0], c.val_batch):
-                        x = self.val_images[i : i + c.val_batch].to(self.device)
-                        x_hat = self.model(x, float(snr), beta=beta, generator=g).float().clamp(0, 1)
-                        p.append(psnr(x, x_hat).cpu())
-                        lp.append(lpips(x, x_hat).cpu())
-                    metrics[f"psnr@{snr:g}dB,beta={beta:g}"] = torch.cat(p).mean().item()
-                    metrics[f"lpips@{snr:g}dB,beta={beta:g}"] = torch.cat(lp).mean().item()
+                for cond, suffix in self._operating_points():
+                    for beta in (0.0, 1.0):
+                        g = torch.Generator(device=self.device).manual_seed(c.seed)
+                        p, lp = [], []
+                        for i in range(0, self.val_images.shape[0], c.val_batch):
+                            x = self.val_images[i : i + c.val_batch].to(self.device)
+                            x_hat = self.model(x, float(snr), beta=beta, generator=g, **cond).float().clamp(0, 1)
+                            p.append(psnr(x, x_hat).cpu())
+                            lp.append(lpips(x, x_hat).cpu())
+                        metrics[f"psnr@{snr:g}dB,beta={beta:g}{suffix}"] = torch.cat(p).mean().item()
+                        metrics[f"lpips@{snr:g}dB,beta={beta:g}{suffix}"] = torch.cat(lp).mean().item()
         self.model.train(was_training)
-        snrs = c.val_snr_db
-        metrics["val_psnr_db"] = sum(metrics[f"psnr@{s:g}dB,beta=0"] for s in snrs) / len(snrs)
-        metrics["val_lpips_beta0"] = sum(metrics[f"lpips@{s:g}dB,beta=0"] for s in snrs) / len(snrs)
-        metrics["val_lpips_beta1"] = sum(metrics[f"lpips@{s:g}dB,beta=1"] for s in snrs) / len(snrs)
+        points = [f"@{s:g}dB,beta={{}}{suffix}" for s in c.val_snr_db for _, suffix in self._operating_points()]
+
+        def mean(kind, beta):
+            return sum(metrics[kind + p.format(beta)] for p in points) / len(points)
+
+        metrics["val_psnr_db"] = mean("psnr", 0)
+        metrics["val_lpips_beta0"] = mean("lpips", 0)
+        metrics["val_lpips_beta1"] = mean("lpips", 1)
         return metrics
 
     # ---- state -----------------------------------------------------------------------------

@@ -17,6 +17,15 @@ One set of weights is **rate-adaptive** (``model.cbrs``) and SNR-adaptive: train
 and an SNR per image, so the first channels learn to carry the most. The linear paths start as the
 identity, so an untrained model at CBR 1/12 already transmits the TAEF2 latent as analog symbols.
 
+**Realism input** (``realism=True``, for the perceptual / GAN recipe of
+:mod:`jscc_lab.train_gan`): the receiver is also told a realism weight ``beta`` in ``[0, 1]``
+(Agustsson et al., CVPR 2023; as in :class:`~jscc_lab.models.perceptual.PerceptualJSCC`), so one
+checkpoint serves every SNR, CBR and realism. ``beta`` enters the receiver's conditioning MLP
+through one extra zero-initialised linear map (``rx_condition.beta.weight``): a model warm-started
+from a PSNR checkpoint (``realism=False``, which has no such weight) starts as exactly that model
+at every ``beta``. The transmitter never sees ``beta``: one transmission can be decoded at any
+realism. With ``realism=False`` (the default) the model and its ``state_dict`` are unchanged.
+
 Example
 -------
 >>> import torch
@@ -40,7 +49,7 @@ from torch import nn
 from ..channels import AWGN, complex_to_real, real_to_complex
 from .base import check_images
 from .layers import crop_to, pad_to_multiple, snr_tensor
-from .perceptual import FiLM
+from .perceptual import FiLM, beta_tensor
 from .taef2 import LATENT_CHANNELS, TAEF2Decoder, TAEF2Encoder, taef2
 
 __all__ = ["TAEJSCC", "DEFAULT_CBRS"]
@@ -61,15 +70,33 @@ def _cbr_channels(cbr) -> int:
 
 class _Condition(nn.Module):
     """``(snr_db, cbr)`` -> conditioning vector ``(N, dim)``: SNR as ``snr/20``, CBR as
-    ``log2(m / 128)``, through a two-layer MLP with SiLU."""
+    ``log2(m / 128)``, through a two-layer MLP with SiLU.
 
-    def __init__(self, dim: int):
+    ``realism=True`` adds the realism weight ``beta`` ``(N,)``: ``beta`` times a learned vector
+    (``self.beta``, a bias-free ``Linear(1, dim)`` initialised to zero) is added to the first
+    layer's pre-activation. Zero at the start, so the conditioning equals that of a model without
+    the realism input (and a checkpoint of one loads into the rest of the weights unchanged).
+    """
+
+    def __init__(self, dim: int, realism: bool = False):
         super().__init__()
         self.mlp = nn.Sequential(nn.Linear(2, dim), nn.SiLU(), nn.Linear(dim, dim), nn.SiLU())
+        if realism:
+            self.beta = nn.Linear(1, dim, bias=False)
+            nn.init.zeros_(self.beta.weight)
+        else:
+            self.beta = None
 
-    def forward(self, snr_db: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    def forward(self, snr_db: torch.Tensor, m: torch.Tensor, beta: torch.Tensor | None = None) -> torch.Tensor:
         c = torch.stack([snr_db.float() / 20.0, torch.log2(m.float() / _SLOTS)], dim=1)
-        return self.mlp(c)
+        if self.beta is None:
+            return self.mlp(c)
+        if beta is None:
+            raise ValueError("this conditioning has a realism input: pass beta")
+        h = self.mlp[0](c) + self.beta(beta.float().view(-1, 1).to(c.device))
+        for layer in self.mlp[1:]:
+            h = layer(h)
+        return h
 
 
 class _ResBlock(nn.Module):
@@ -122,20 +149,41 @@ class TAEJSCC(nn.Module):
     pretrained : load the published TAEF2 weights (``False``: random, e.g. before loading a
         checkpoint that holds fine-tuned ones).
     cond_dim : size of the (SNR, CBR) conditioning vector.
+    realism : give the receiver a realism input ``beta`` in ``[0, 1]`` (for the GAN recipe of
+        :mod:`jscc_lab.train_gan`; adds one weight, ``rx_condition.beta.weight``). ``False``: the
+        PSNR model, its ``state_dict`` exactly as without this option.
+    default_beta : realism weight ``forward`` / ``decode`` use when ``beta`` is not given
+        (``realism=True`` only; 1.0: the full GAN reconstruction).
 
     Call
     ----
-    ``model(x, snr_db, cbr=None, generator=None) -> x_hat``: ``x`` ``(N, 3, H, W)`` in ``[0, 1]``
+    ``model(x, snr_db, cbr=None, generator=None, *, beta=None, return_latent=False) -> x_hat``:
+    ``x`` ``(N, 3, H, W)`` in ``[0, 1]``
     (``x_hat`` in ``[0, 1]``; unclamped in training mode, so the MSE sees overshoots)
     (padded to multiples of 16 and cropped back); ``snr_db`` float or ``(N,)``; ``cbr`` one of
-    ``model.cbrs`` (or, in training, an ``(N,)`` tensor of them: one CBR per image).
+    ``model.cbrs`` (or, in training, an ``(N,)`` tensor of them: one CBR per image); ``beta``
+    float or ``(N,)`` in ``[0, 1]`` (``realism=True`` only). With ``return_latent=True`` returns
+    ``(x_hat, z_rx)``: ``z_rx`` ``(N, 128, H'/16, W'/16)`` is what the receiver holds, the
+    received (equalised) symbol grid of the padded image ``H' x W'`` with the channels that were
+    not sent at each image's CBR set to zero -- what the GAN discriminator is conditioned on
+    (independent of ``beta``; its zero channels tell the CBR). ``model.latent_channels`` (128) and
+    ``model.downsample`` (16) describe that grid, as for
+    :class:`~jscc_lab.models.base.JSCCModel`; the TAEF2 latent of :meth:`latent` is another
+    thing (32 channels at 1/8).
     ``encode(x, snr_db=None, cbr=None) -> s`` ``(N, k)`` complex64, ``k = cbr * 3 H W``, unit mean
-    power per image; ``decode(y, snr_db=None, cbr=None, size=None) -> x_hat``.
+    power per image (never depends on ``beta``);
+    ``decode(y, snr_db=None, cbr=None, size=None, *, beta=None) -> x_hat``.
     """
+
+    #: the received symbol grid ``z_rx`` of ``forward(..., return_latent=True)``: channels, and
+    #: image size / grid size (the discriminator of :mod:`jscc_lab.train_gan` is built from these)
+    latent_channels = _SLOTS
+    downsample = _DOWN
 
     def __init__(self, width: int = 256, blocks: int = 6, cbrs=DEFAULT_CBRS,
                  channel: nn.Module | None = None, default_snr_db: float = 10.0,
-                 default_cbr: str | None = None, pretrained: bool = True, cond_dim: int = 64):
+                 default_cbr: str | None = None, pretrained: bool = True, cond_dim: int = 64,
+                 realism: bool = False, default_beta: float = 1.0):
         super().__init__()
         for name, value, low in (("width", width, 1), ("blocks", blocks, 0), ("cond_dim", cond_dim, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -148,12 +196,16 @@ class TAEJSCC(nn.Module):
         if self.default_cbr not in self._m:
             raise ValueError(f"default_cbr={default_cbr!r} is not among cbrs {self.cbr_names}")
         self.width, self.blocks, self.default_snr_db = width, blocks, float(default_snr_db)
+        if not isinstance(realism, bool):
+            raise ValueError(f"realism must be True or False, got {realism!r}")
+        beta_tensor(default_beta, 1)  # validates the range
+        self.realism, self.default_beta = realism, float(default_beta)
         self.channel = AWGN() if channel is None else channel
         if pretrained:
             self.ae_encoder, self.ae_decoder = taef2()
         else:
             self.ae_encoder, self.ae_decoder = TAEF2Encoder(), TAEF2Decoder()
-        self.tx_condition, self.rx_condition = _Condition(cond_dim), _Condition(cond_dim)
+        self.tx_condition, self.rx_condition = _Condition(cond_dim), _Condition(cond_dim, realism)
         self.transmitter = _Adapter(_SLOTS, width, blocks, cond_dim)
         self.receiver = _Adapter(_SLOTS, width, blocks, cond_dim)
         self._last_size: tuple[int, int] | None = None
@@ -191,6 +243,23 @@ class TAEJSCC(nn.Module):
             return torch.tensor([self.symbol_channels(float(c)) for c in cbr.tolist()], device=device)
         return torch.full((n,), self.symbol_channels(cbr), device=device, dtype=torch.long)
 
+    def _betas(self, beta, n: int, device) -> torch.Tensor | None:
+        """``(N,)`` realism weights for the receiver (``default_beta`` when ``beta`` is None);
+        ``None`` for a model without the realism input, which refuses a ``beta``."""
+        if not self.realism:
+            if beta is not None:
+                raise ValueError("beta (realism weight) needs a model built with realism=True; "
+                                 "this TAEJSCC has no realism input")
+            return None
+        return beta_tensor(self.default_beta if beta is None else beta, n, device)
+
+    def realism_keys(self) -> list[str]:
+        """``state_dict`` keys of the realism input (empty for ``realism=False``): the weights a
+        PSNR checkpoint lacks when it warm-starts a ``realism=True`` model."""
+        if not self.realism:
+            return []
+        return [f"rx_condition.beta.{k}" for k in self.rx_condition.beta.state_dict()]
+
     def channel_uses(self, height: int, width: int, cbr=None) -> int:
         """Complex channel uses ``k`` for a ``height x width`` image at ``cbr``."""
         hp, wp = -(-height // _DOWN) * _DOWN, -(-width // _DOWN) * _DOWN
@@ -226,10 +295,12 @@ class TAEJSCC(nn.Module):
         power = s.square().sum(dim=(1, 2, 3), keepdim=True) / symbols
         return s / power.clamp_min(1e-12).sqrt()
 
-    def receive_latent(self, r: torch.Tensor, snr: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-        """Received grid ``(N, 128, h, w)`` (zeros where nothing was sent) -> latent ``(N, 32, 2h, 2w)``."""
+    def receive_latent(self, r: torch.Tensor, snr: torch.Tensor, m: torch.Tensor,
+                       beta: torch.Tensor | None = None) -> torch.Tensor:
+        """Received grid ``(N, 128, h, w)`` (zeros where nothing was sent) -> latent ``(N, 32, 2h, 2w)``;
+        ``beta`` ``(N,)``: the realism weights (``realism=True`` models only)."""
         r = r * self._mask(m, r)
-        return F.pixel_shuffle(self.receiver(r, self.rx_condition(snr, m)), 2)
+        return F.pixel_shuffle(self.receiver(r, self.rx_condition(snr, m, beta)), 2)
 
     @staticmethod
     def _mask(m: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -241,13 +312,21 @@ class TAEJSCC(nn.Module):
         y = self.channel(real_to_complex(s), snr_db, generator=generator)
         return complex_to_real(y).reshape(s.shape)
 
-    def latent_forward(self, z: torch.Tensor, snr_db, cbr=None, generator=None) -> torch.Tensor:
-        """Latent ``(N, 32, h, w)`` (h, w even) -> channel -> received latent estimate, same shape."""
+    def _transmit_receive(self, z: torch.Tensor, snr_db, cbr, generator, beta):
+        """Latent ``(N, 32, h, w)`` -> ``(z_hat, z_rx)``: the receiver's latent estimate (same shape)
+        and the received symbol grid ``(N, 128, h/2, w/2)``, zero where nothing was sent."""
         n = z.shape[0]
         snr = snr_tensor(snr_db, n, z.device)
         m = self._channels_per_image(cbr, n, z.device)
+        b = self._betas(beta, n, z.device)
         s = self.transmit_latent(z, snr, m)
-        return self.receive_latent(self._through_channel(s, snr, generator), snr, m)
+        r = self._through_channel(s, snr, generator)
+        r = r * self._mask(m, r)
+        return self.receive_latent(r, snr, m, b), r
+
+    def latent_forward(self, z: torch.Tensor, snr_db, cbr=None, generator=None, beta=None) -> torch.Tensor:
+        """Latent ``(N, 32, h, w)`` (h, w even) -> channel -> received latent estimate, same shape."""
+        return self._transmit_receive(z, snr_db, cbr, generator, beta)[0]
 
     # ---- the contract ------------------------------------------------------------------------
 
@@ -263,9 +342,11 @@ class TAEJSCC(nn.Module):
         k = int(m[0]) * s.shape[-1] * s.shape[-2] // 2
         return real_to_complex(s)[:, :k]  # unit mean power: transmit_latent normalised the sent part
 
-    def decode(self, y: torch.Tensor, snr_db=None, cbr=None, size: tuple[int, int] | None = None) -> torch.Tensor:
+    def decode(self, y: torch.Tensor, snr_db=None, cbr=None, size: tuple[int, int] | None = None, *,
+               beta=None) -> torch.Tensor:
         """Received symbols ``(N, k)`` -> images ``(N, 3, H, W)``; ``size`` defaults to the last
-        :meth:`encode`'s image size, ``cbr`` to ``default_cbr``."""
+        :meth:`encode`'s image size, ``cbr`` to ``default_cbr``, ``beta`` (``realism=True``
+        models) to ``default_beta``."""
         size = size or self._last_size
         if size is None:
             raise ValueError("decode needs size=(H, W) of the image (no encode() call to take it from)")
@@ -279,7 +360,8 @@ class TAEJSCC(nn.Module):
         full[:, :k] = y
         r = complex_to_real(full).reshape(n, _SLOTS, h, w)
         snr = snr_tensor(self.default_snr_db if snr_db is None else snr_db, n, y.device)
-        z_hat = self.receive_latent(r, snr, self._channels_per_image(cbr, n, y.device))
+        b = self._betas(beta, n, y.device)
+        z_hat = self.receive_latent(r, snr, self._channels_per_image(cbr, n, y.device), b)
         return self._render(z_hat, size)
 
     def _render(self, z_hat: torch.Tensor, size) -> torch.Tensor:
@@ -288,11 +370,15 @@ class TAEJSCC(nn.Module):
         x_hat = crop_to(self.ae_decoder(z_hat), size)
         return x_hat if self.training else x_hat.clamp(0, 1)
 
-    def forward(self, x: torch.Tensor, snr_db, cbr=None, generator=None) -> torch.Tensor:
-        """``encode`` -> ``channel(s, snr_db, generator)`` -> ``decode``; ``cbr`` may be ``(N,)``."""
+    def forward(self, x: torch.Tensor, snr_db, cbr=None, generator=None, *, beta=None,
+                return_latent: bool = False):
+        """``encode`` -> ``channel(s, snr_db, generator)`` -> ``decode`` (at realism ``beta``);
+        ``cbr`` may be ``(N,)``. ``return_latent=True``: ``(x_hat, z_rx)`` (see the class)."""
         check_images(x)
-        z_hat = self.latent_forward(self.latent(x), snr_db, cbr, generator)
-        return self._render(z_hat, tuple(x.shape[-2:]))
+        z_hat, z_rx = self._transmit_receive(self.latent(x), snr_db, cbr, generator, beta)
+        x_hat = self._render(z_hat, tuple(x.shape[-2:]))
+        return (x_hat, z_rx) if return_latent else x_hat
 
     def extra_repr(self) -> str:
-        return f"cbrs={self.cbr_names}, width={self.width}, blocks={self.blocks}"
+        realism = ", realism=True" if self.realism else ""
+        return f"cbrs={self.cbr_names}, width={self.width}, blocks={self.blocks}{realism}"
