@@ -227,8 +227,10 @@ def convert_value(value, tp, text: bool = True):
     return value
 
 
-def _config_class(model):
-    if model == "perceptual":  # the two-stage GAN trainer
+def _config_class(model, stage=None):
+    """The config dataclass of a run: the two-stage GAN trainer's for the perceptual model and
+    for any config with a ``stage`` key (e.g. the perceptual TAEJSCC), else the plain trainer's."""
+    if model == "perceptual" or stage is not None:
         from .train_gan import PerceptualTrainConfig
 
         return PerceptualTrainConfig
@@ -270,7 +272,7 @@ def load_train_config(path, overrides=()):
         raise UserError(f"cannot read {path} ({err.strerror or err})") from None
 
     overrides = dict(overrides)
-    cls = _config_class(overrides.get("model", data.get("model")))
+    cls = _config_class(overrides.get("model", data.get("model")), overrides.get("stage", data.get("stage")))
     types = typing.get_type_hints(cls)
     valid = [f.name for f in dataclasses.fields(cls) if f.init]
     for key, value in data.items():
@@ -318,7 +320,9 @@ def _train(args) -> int:
 
     from .pretrained import CheckpointError
 
-    perceptual = config.model == "perceptual"
+    from .train_gan import PerceptualTrainConfig
+
+    perceptual = isinstance(config, PerceptualTrainConfig)
     try:
         if perceptual:
             from .train_gan import TrainingDiverged, train_perceptual
