@@ -374,11 +374,19 @@ class Explorer:
     def _shipped_models() -> dict:
         from . import pretrained
 
-        models = {}
+        from .models import AtCBR
+
+        models, adaptive = {}, {}
         for name in pretrained.available():
             parsed = _parse_checkpoint_name(name)
             if parsed and parsed[1] == "awgn":
                 models[(parsed[0], parsed[2])] = pretrained.load(name)
+            elif "-awgn" in name and ("psnr" in name.split("-") or name.startswith("perceptual")):
+                model = pretrained.load(name)  # rate-adaptive: one checkpoint, its CBRs from the model
+                kind = "psnr" if "psnr" in name.split("-") else "perceptual"
+                for cbr in getattr(model, "cbrs", ()):
+                    adaptive[(kind, cbr)] = AtCBR(model, cbr)
+        models.update(adaptive)  # a rate-adaptive model (the stronger family) wins where both exist
         return models
 
     def _on_upload(self, change) -> None:

@@ -307,3 +307,18 @@ def test_any_input_size_comes_back_the_same_size(size):
             assert s.shape[1] == model.channel_uses(*size, cbr=cbr)
             x_hat = model.decode(s, 10.0, cbr=cbr)
             assert x_hat.shape == x.shape and 0 <= x_hat.min() and x_hat.max() <= 1
+
+
+def test_at_cbr_serves_a_rate_adaptive_model_as_a_single_cbr_one():
+    from jscc_lab.models import AtCBR
+
+    model = small_model().eval()
+    fixed = AtCBR(model, 1 / 48)
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        s = fixed.encode(x, 10.0)
+        assert torch.equal(s, model.encode(x, 10.0, cbr="1/48"))
+        assert torch.equal(fixed.decode(s, 10.0), model.decode(s, 10.0, cbr="1/48"))
+    assert fixed.cbr == pytest.approx(1 / 48) and not fixed.training
+    with pytest.raises(ValueError, match="not among"):
+        AtCBR(model, 1 / 36)

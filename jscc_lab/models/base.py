@@ -144,7 +144,7 @@ class JSCCModel(nn.Module):
 
 class AtCBR(nn.Module):
     """A rate-adaptive model (``model.cbrs``) fixed at one CBR, so it can be used wherever a
-    single-CBR model is (``.cbr``; ``forward(x, snr_db, **kwargs)`` passes ``cbr=`` on).
+    single-CBR model is (``.cbr``; ``forward``, ``encode`` and ``decode`` pass ``cbr=`` on).
     The wrapper follows the wrapped model's train / eval mode."""
 
     def __init__(self, model: nn.Module, cbr: float):
@@ -156,3 +156,11 @@ class AtCBR(nn.Module):
 
     def forward(self, x, snr_db, **kwargs):
         return self.model(x, snr_db, cbr=self.cbr, **kwargs)
+
+    def encode(self, x, snr_db=None, **kwargs):
+        """``model.encode`` at this CBR."""
+        return self.model.encode(x, snr_db, cbr=self.cbr, **kwargs)
+
+    def decode(self, y, snr_db=None, **kwargs):
+        """``model.decode`` at this CBR."""
+        return self.model.decode(y, snr_db, cbr=self.cbr, **kwargs)
