@@ -119,18 +119,23 @@ def training_curve(path, figure) -> str:
     val = [h for h in history if any(k.startswith("psnr@") for k in h)]
     keys = sorted({k for h in val for k in h if k.startswith("psnr@")})
     # the checkpoint keeps the total wall time; steps convert to hours at the run's mean pace
-    hours = [h["step"] * wall_total / steps_total / 3600 for h in val]
+    stages = prov.get("stages", [])  # earlier stages (e.g. latent MSE) come first on the time axis
+    offset = sum(st["wall_time_s"] for st in stages[:-1]) / 3600 if stages else 0.0
+    hours = [offset + h["step"] * wall_total / steps_total / 3600 for h in val]
     fig, ax = plt.subplots(figsize=(6, 4))
     for k in keys:
         ax.plot(hours, [h.get(k, np.nan) for h in val], marker="o", label=k.replace("psnr@", ""))
-    ax.set_xlabel(f"training wall-clock hours ({prov['device']})")
+    if offset:
+        ax.axvline(offset, color="grey", ls=":", lw=1)
+        ax.text(offset, ax.get_ylim()[0], " image-MSE stage ->", fontsize=7, va="bottom")
+    ax.set_xlabel(f"training wall-clock hours, all stages ({prov['device']})")
     ax.set_ylabel("validation PSNR (dB), BSDS500 test crops")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(figure, dpi=120)
     last = val[-1]
-    return (f"training curve of {path}: {steps_total} steps, {wall_total / 3600:.2f} h wall; last validation "
+    return (f"training curve of {path}: {steps_total} steps, {offset + wall_total / 3600:.2f} h wall; last validation "
             + ", ".join(f"{k}={last[k]:.2f}" for k in keys))
 
 
@@ -158,7 +163,7 @@ def main(argv=None) -> None:
     images = kodak()[: args.images]
     if args.crop:
         images = [center_crop(x, args.crop) for x in images]
-    models = load_models(names, args.checkpoint)
+    models = {n: m.to(memory_format=torch.channels_last) for n, m in load_models(names, args.checkpoint).items()}
     rows, start = [], time.perf_counter()
     for name, model in models.items():
         t0 = time.perf_counter()
