@@ -76,15 +76,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _check_writable_folder(folder: Path, flag: str) -> None:
-    import tempfile
+    from .train import check_writable
 
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
-            pass
+        check_writable(folder, f"to {flag} {folder}", f"with {flag}")
     except OSError as err:
-        raise UserError(f"cannot write to {flag} {folder} ({err.strerror or err}); "
-                        f"choose a folder you can write to") from None
+        raise UserError(str(err)) from None
 
 
 def _demo(args) -> int:
@@ -319,7 +316,6 @@ def _train(args) -> int:
     _check_run_folder(config, args.resume, args.overwrite, main_process)
 
     from .pretrained import CheckpointError
-
     from .train_gan import PerceptualTrainConfig
 
     perceptual = isinstance(config, PerceptualTrainConfig)

@@ -260,19 +260,24 @@ def _umask() -> int:
     return mask
 
 
+def check_writable(folder: Path, what: str, hint: str) -> None:
+    """Create ``folder`` and write a temp file in it, or raise ``OSError("cannot write {what} (...);
+    choose a writable folder {hint}")``: one clear line before any work is done."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        raise OSError(f"cannot write {what} ({err.strerror or err}); choose a writable folder {hint}") from err
+
+
 def check_output_dir(out_dir, model: nn.Module | None = None) -> None:
     """Fail before training, with a clear message, if checkpoints cannot be written to ``out_dir``:
     not creatable, not writable, or with less free space than about three checkpoints need."""
     import shutil
 
     out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".write-test-"):
-            pass
-    except OSError as err:
-        raise OSError(f"cannot write checkpoints to out_dir={out_dir} ({err.strerror or err}); "
-                      "choose a writable folder with --set out_dir=PATH") from err
+    check_writable(out_dir, f"checkpoints to out_dir={out_dir}", "with --set out_dir=PATH")
     if model is not None:
         # weights + two Adam moments, in float32, plus slack for the atomic temp copy
         need = 3 * 4 * sum(p.numel() for p in model.parameters()) * 3 + (16 << 20)

@@ -46,8 +46,6 @@ Example
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import math
 import os
 import sys
@@ -541,34 +539,12 @@ def train_perceptual(config: PerceptualTrainConfig | str | os.PathLike, resume: 
 
 
 def main(argv=None) -> int:
-    """``python -m jscc_lab.train_gan CONFIG.toml [--resume] [--set KEY=VALUE ...]``."""
-    from .cli import _parse_override
+    """``python -m jscc_lab.train_gan CONFIG.toml [--resume] [--set KEY=VALUE ...]``: the same as
+    ``jscc-lab train`` (one command-line front end: typed ``--set``, one-line errors)."""
+    from .cli import main as cli_main
 
-    parser = argparse.ArgumentParser(prog="python -m jscc_lab.train_gan", description=__doc__.split("\n")[0])
-    parser.add_argument("config", help="TOML file of PerceptualTrainConfig fields")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.pt")
-    parser.add_argument("--set", type=_parse_override, action="append", metavar="KEY=VALUE",
-                        help="override a config field (repeatable), e.g. --set steps=100")
-    parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
-    config = load_config(args.config, cls=PerceptualTrainConfig)
-    if args.set:
-        config = dataclasses.replace(config, **dict(args.set))
-    try:
-        result = train_perceptual(config, resume=args.resume, progress=not args.no_progress)
-    except TrainingDiverged as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    logged = [h for h in result["history"] if "loss" in h]
-    validated = [h for h in result["history"] if "val_psnr_db" in h]
-    summary = f"training loss {logged[-1]['loss']:.4g}" if logged else "no steps run"
-    if validated:
-        v = validated[-1]
-        summary += (f", validation PSNR {v['val_psnr_db']:.2f} dB / LPIPS {v['val_lpips_beta0']:.3f} at beta=0, "
-                    f"LPIPS {v['val_lpips_beta1']:.3f} at beta=1")
-    print(f"finished {config.name} ({config.stage}) at step {result['step']}: {summary}; "
-          f"checkpoints in {config.output_dir}")
-    return 0
+    return cli_main(["train", *(sys.argv[1:] if argv is None else argv)])
+
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -373,7 +373,6 @@ class Explorer:
     @staticmethod
     def _shipped_models() -> dict:
         from . import pretrained
-
         from .models import AtCBR
 
         models, adaptive = {}, {}

@@ -31,3 +31,27 @@ def data_root() -> Path:
     if not (root / "kodak").is_dir():
         pytest.skip(f"offline data not found at {root}; set JSCC_LAB_DATA to the shared data folder")
     return root
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    """Tests may ask for 1 thread (fast on a loaded 2-core machine); undo it afterwards."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def image_dirs(tmp_path_factory):
+    """Tiny train / val folders of smooth random images (no data set needed)."""
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("tiny_data")
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 3), ("val", 2)):
+        (root / split).mkdir()
+        for i in range(count):
+            coarse = rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)
+            Image.fromarray(coarse).resize((48, 48), Image.BICUBIC).save(root / split / f"{i}.png")
+    return root

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from jscc_lab.models import TAEJSCC, build_model
 from jscc_lab.pretrained import load_checkpoint
@@ -19,24 +18,6 @@ CONFIGS = Path(__file__).resolve().parents[1] / "jscc_lab" / "configs"
 CBRS = ["1/48", "1/12"]
 
 
-@pytest.fixture(scope="module")
-def image_dirs(tmp_path_factory):
-    """Tiny train / val folders of smooth random images (no data set needed)."""
-    root = tmp_path_factory.mktemp("taejscc_gan_data")
-    rng = np.random.default_rng(0)
-    for split, count in (("train", 3), ("val", 2)):
-        (root / split).mkdir()
-        for i in range(count):
-            coarse = rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)
-            Image.fromarray(coarse).resize((48, 48), Image.BICUBIC).save(root / split / f"{i}.png")
-    return root
-
-
-@pytest.fixture(autouse=True)
-def _restore_threads():
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
 
 
 def _common(image_dirs, tmp_path) -> dict:

@@ -24,25 +24,6 @@ from jscc_lab.train_gan import (
 CONFIGS = Path(__file__).resolve().parents[1] / "jscc_lab" / "configs"
 
 
-@pytest.fixture(scope="module")
-def image_dirs(tmp_path_factory):
-    """Tiny train / val folders of smooth random images (no data set needed)."""
-    root = tmp_path_factory.mktemp("gan_data")
-    rng = np.random.default_rng(0)
-    for split, count in (("train", 3), ("val", 2)):
-        (root / split).mkdir()
-        for i in range(count):
-            coarse = rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)
-            Image.fromarray(coarse).resize((48, 48), Image.BICUBIC).save(root / split / f"{i}.png")
-    return root
-
-
-@pytest.fixture(autouse=True)
-def _restore_threads():
-    """tiny_config asks for 1 thread (fast on a loaded 2-core machine); undo it afterwards."""
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
 
 
 def tiny_config(image_dirs, tmp_path, **overrides) -> PerceptualTrainConfig:
