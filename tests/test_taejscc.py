@@ -262,9 +262,14 @@ def test_the_encoder_runs_once_per_image_in_a_sweep():
         x.mul_(0.5)  # changed in place: encoded anew
         model(x, 10.0)
         assert len(calls) == 2
+        others = [torch.rand(1, 3, 32, 32) for _ in range(3)]
+        for cbr in model.cbrs:  # a sweep's order: CBR, SNR, then every image
+            for other in others:
+                model(other, 10.0, cbr=cbr)
+        assert len(calls) == 5, "each image of a sweep is encoded once"
     model.train()
     model(x, 10.0)
-    assert len(calls) == 3
+    assert len(calls) == 6, "training always encodes"
 
 
 def test_outputs_are_images_in_eval_and_raw_in_training():
@@ -322,3 +327,10 @@ def test_at_cbr_serves_a_rate_adaptive_model_as_a_single_cbr_one():
     assert fixed.cbr == pytest.approx(1 / 48) and not fixed.training
     with pytest.raises(ValueError, match="not among"):
         AtCBR(model, 1 / 36)
+
+
+def test_inference_mode_inputs_work():
+    model = small_model().eval()
+    with torch.inference_mode():
+        x = torch.rand(1, 3, 32, 32)
+        assert model(x, 10.0, cbr="1/48").shape == x.shape

@@ -58,6 +58,7 @@ __all__ = ["TAEJSCC", "DEFAULT_CBRS"]
 DEFAULT_CBRS = ("1/96", "1/48", "1/24", "1/12")
 _DOWN = 16                       # resolution of the transmitted symbols
 _SLOTS = 4 * LATENT_CHANNELS     # real channels at 1/16 after pixel_unshuffle(2): CBR 1/12
+_LATENT_CACHE = 32               # latents of recent input images kept in eval mode
 
 
 def _cbr_channels(cbr) -> int:
@@ -209,7 +210,7 @@ class TAEJSCC(nn.Module):
         self.transmitter = _Adapter(_SLOTS, width, blocks, cond_dim)
         self.receiver = _Adapter(_SLOTS, width, blocks, cond_dim)
         self._last_size: tuple[int, int] | None = None
-        self._latent_cache = None
+        self._latent_cache: list = []
 
     # ---- bookkeeping -------------------------------------------------------------------------
 
@@ -271,17 +272,19 @@ class TAEJSCC(nn.Module):
         """TAEF2 latent ``(N, 32, H'/8, W'/8)`` of images ``(N, 3, H, W)`` padded to ``H', W'``,
         multiples of 16.
 
-        Without gradients, the latent of the most recent input tensor is kept: a sweep over
-        SNRs and CBRs of one image (or an explorer view) runs the encoder once. The cache holds
-        the tensor itself and its version counter, so a changed or different tensor is re-encoded.
+        Without gradients, the latents of the most recent input tensors (up to 32, e.g. Kodak-24) are
+        kept: a sweep over SNRs and CBRs (or an explorer's views) runs the encoder once per image.
+        The cache holds each tensor itself and its version counter, so a changed or different
+        tensor is re-encoded.
         """
-        if torch.is_grad_enabled() or self.training:
+        if torch.is_grad_enabled() or self.training or x.is_inference():  # inference tensors: no version
             return self.ae_encoder(pad_to_multiple(x, _DOWN)[0])
-        cached = self._latent_cache
-        if cached is not None and cached[0] is x and cached[1] == x._version:
-            return cached[2]
+        for i, (cached_x, version, z) in enumerate(self._latent_cache):
+            if cached_x is x and version == x._version:
+                self._latent_cache.append(self._latent_cache.pop(i))  # most recently used last
+                return z
         z = self.ae_encoder(pad_to_multiple(x, _DOWN)[0])
-        self._latent_cache = (x, x._version, z)
+        self._latent_cache = (self._latent_cache + [(x, x._version, z)])[-_LATENT_CACHE:]
         return z
 
     def transmit_latent(self, z: torch.Tensor, snr: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
