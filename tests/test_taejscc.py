@@ -334,3 +334,23 @@ def test_inference_mode_inputs_work():
     with torch.inference_mode():
         x = torch.rand(1, 3, 32, 32)
         assert model(x, 10.0, cbr="1/48").shape == x.shape
+
+
+def test_shipped_rate_adaptive_checkpoint_rises_with_cbr_and_snr(data_root):
+    from jscc_lab import pretrained
+
+    if "taejscc-psnr-awgn" not in pretrained.available():
+        pytest.skip("taejscc-psnr-awgn is not registered")
+    model = pretrained.load("taejscc-psnr-awgn")
+    x = torch.cat([center_crop(im, 128) for im in kodak()[:2]])
+    with torch.no_grad():
+        def value(snr, cbr):
+            return psnr(x, model(x, snr, cbr=cbr, generator=torch.Generator().manual_seed(0))).mean().item()
+
+        by_cbr = [value(10.0, c) for c in model.cbrs]
+        by_snr = [value(s, 1 / 48) for s in (0.0, 10.0, 20.0)]
+        s = model.encode(x, 10.0, cbr="1/24")
+    assert all(a < b for a, b in zip(by_cbr, by_cbr[1:])), by_cbr
+    assert all(a < b for a, b in zip(by_snr, by_snr[1:])), by_snr
+    assert s.shape[1] == 128 * 128 * 3 // 24
+    assert torch.allclose(s.abs().square().mean(1), torch.ones(2), atol=1e-4)
