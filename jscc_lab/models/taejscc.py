@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..channels import AWGN, complex_to_real, real_to_complex
+from ..channels import AWGN, cbr_label, complex_to_real, latent_channels, real_to_complex
 from .base import check_images
 from .layers import crop_to, pad_to_multiple, snr_tensor
 from .perceptual import FiLM, beta_tensor
@@ -62,11 +62,14 @@ _LATENT_CACHE = 32               # latents of recent input images kept in eval m
 
 
 def _cbr_channels(cbr) -> int:
-    """Real channels ``m`` at 1/16 resolution for ``cbr`` (``m = 6 * 16^2 * cbr``)."""
-    m = Fraction(str(cbr)).limit_denominator(100_000) * 6 * _DOWN * _DOWN
-    if m.denominator != 1 or not 0 < m <= _SLOTS:
+    """Real channels ``m`` at 1/16 resolution for ``cbr`` (``m = 6 * 16^2 * cbr``, at most 128)."""
+    try:
+        m = latent_channels(cbr, _DOWN)
+    except (TypeError, ValueError):
+        m = 0
+    if not 0 < m <= _SLOTS:
         raise ValueError(f"cbr must be a multiple of 1/1536 in (0, 1/12], got {cbr!r}")
-    return int(m)
+    return m
 
 
 class _Condition(nn.Module):
@@ -221,20 +224,15 @@ class TAEJSCC(nn.Module):
 
     def symbol_channels(self, cbr=None) -> int:
         """Real channels ``m`` at 1/16 resolution sent at ``cbr`` (default ``default_cbr``)."""
-        name = self._cbr_name(cbr)
-        return self._m[name]
-
-    def _cbr_name(self, cbr) -> str:
         if cbr is None:
-            return self.default_cbr
+            return self._m[self.default_cbr]
         try:
-            frac = Fraction(cbr).limit_denominator(100_000) if not isinstance(cbr, str) else Fraction(cbr)
-        except (TypeError, ValueError, ZeroDivisionError):
-            frac = None
-        name = None if frac is None else str(frac)
-        if name not in self._m:
+            m = latent_channels(cbr, _DOWN)
+        except (TypeError, ValueError):
+            m = None
+        if m not in self._m.values():
             raise ValueError(f"cbr must be one of this model's cbrs {', '.join(self.cbr_names)}, got {cbr!r}")
-        return name
+        return m
 
     def _channels_per_image(self, cbr, n: int, device) -> torch.Tensor:
         """``(N,)`` long tensor of ``m`` per image from a CBR, or an ``(N,)`` tensor of CBRs."""
@@ -358,7 +356,7 @@ class TAEJSCC(nn.Module):
         k = self.channel_uses(*size, cbr=cbr)
         if y.ndim != 2 or y.shape[1] != k:
             raise ValueError(f"y must have shape (N, {k}) for a {size[0]}x{size[1]} image at cbr="
-                             f"{self._cbr_name(cbr)}, got {tuple(y.shape)}")
+                             f"{cbr_label(self.symbol_channels(cbr) / 1536)}, got {tuple(y.shape)}")
         full = torch.zeros(n, _SLOTS * h * w // 2, dtype=torch.complex64, device=y.device)
         full[:, :k] = y
         r = complex_to_real(full).reshape(n, _SLOTS, h, w)
