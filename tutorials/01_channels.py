@@ -277,7 +277,7 @@ for name, channel in channels.items():
             titles.append(f"AWGN {snr} dB: {psnr(x[:1], x_hat[:1]).item():.1f} dB")
     print(f"{name:<16}" + "".join(f"{v:12.2f}" for v in scores))
     assert all(a < b for a, b in zip(scores, scores[1:])), "quality must grow with SNR"
-show_images([x[:1]] + rows, ["original"] + titles, ncols=len(rows) + 1, size=2.4)
+fig = show_images([x[:1]] + rows, ["original"] + titles, ncols=len(rows) + 1, size=2.4)
 
 # %% [markdown]
 # ## 7. Try it: an SNR slider
@@ -318,26 +318,54 @@ display(widgets.VBox([widgets.HBox([slider, channel_choice]), output]))
 #    its CBR? A paper reports the same system as CBR 1/6. Which convention did it use?
 # 4. **Analog at low SNR.** Why does the analog scheme under block fading sometimes beat AWGN at the
 #    same average SNR in section 6, but lose at high SNR?
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Solution to exercise 1
 #
-# ### Solutions
+# $\sigma^2 = 10^{-10/10} = 0.1$ in total, split equally between the real and imaginary parts:
+# 0.05 per real dimension.
 
 # %%
-# 1. sigma^2 = 10^(-10/10) = 0.1 in total, split equally: 0.05 per real dimension.
 s = torch.zeros(1, 200_000, dtype=torch.complex64)
 noise = AWGN()(s, 10.0, generator=generator)
-print("1. variance of the real part:", noise.real.var().item(), "(theory 0.05)")
+print("variance of the real part:", round(noise.real.var().item(), 4), "(theory 0.05)")
 
-# 2. Find the SNR reaching BER 1e-3 on a fine grid.
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Solution to exercise 2
+#
+# Find the lowest SNR that reaches BER $10^{-3}$ on a fine grid, for both closed forms.
+
+# %%
 grid = torch.linspace(0, 40, 4001)
 snr_awgn = grid[(qpsk_ber_theory(grid, "awgn") <= 1e-3).nonzero()[0]].item()
 snr_ray = grid[(qpsk_ber_theory(grid, "rayleigh") <= 1e-3).nonzero()[0]].item()
-print(f"2. AWGN {snr_awgn:.2f} dB, Rayleigh {snr_ray:.2f} dB: {snr_ray - snr_awgn:.1f} dB more")
+print(f"AWGN {snr_awgn:.2f} dB, Rayleigh {snr_ray:.2f} dB: {snr_ray - snr_awgn:.1f} dB more")
 
-# 3. rho = C / 96 = 8/96 = 1/12 with k complex uses; 1/6 counts the 2k real numbers.
-print("3. CBR =", latent_channels(1 / 12) / 96, "= 1/12; reporting 1/6 counts real uses")
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Solution to exercise 3
+#
+# $\rho = C / 96 = 8/96 = 1/12$ with $k$ counted in complex uses; "1/6" counts the $2k$ real
+# numbers, i.e. real channel uses: the factor-2 bug.
 
-# %% [markdown]
-# 4. With MMSE equalisation a deep fade shrinks the received image towards its mean (grey),
-#    which at low SNR is a better guess than AWGN's noisy pixels, so the average PSNR can be
-#    higher. At high SNR, AWGN keeps improving by 10 dB per 10 dB, while block fading is limited
-#    by the images that hit a deep fade: the average PSNR is dominated by the unlucky images.
+# %%
+print("CBR =", cbr(channel_uses(1 / 12, 256, 256), 256, 256), "=", 8 / 96, "with complex uses;",
+      "counting real uses:", cbr(2 * channel_uses(1 / 12, 256, 256), 256, 256), "= 1/6")
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Solution to exercise 4
+#
+# With MMSE equalisation a deep fade shrinks the received image towards its mean (grey), which at
+# low SNR is a better guess than AWGN's noisy pixels, so the average PSNR can be higher. At high
+# SNR, AWGN keeps improving by 10 dB per 10 dB, while block fading is limited by the images that
+# hit a deep fade: the average PSNR is dominated by the unlucky images. Many fades per SNR show it:
+
+# %%
+for snr in (0.0, 20.0):
+    scores = {}
+    for name in ("AWGN", "Rayleigh block"):
+        g = torch.Generator().manual_seed(SEED)
+        per_draw = [psnr(x, analog_transmit(x, snr, channel=channels[name], generator=g))
+                    for _ in range(settings.budget(20, 4))]
+        scores[name] = torch.cat(per_draw)
+    print(f"{snr:4.0f} dB: AWGN {scores['AWGN'].mean():.2f} dB, block fading "
+          f"{scores['Rayleigh block'].mean():.2f} dB (worst image {scores['Rayleigh block'].min():.2f} dB)")

@@ -1,0 +1,245 @@
+"""Every tutorial follows the notebook conventions of DESIGN.md ("Tutorials"):
+
+- a **You will learn** block and its **Requirements** (time, CPU/GPU, data) before the first code;
+- an ``## Exercises`` cell with numbered exercises ``1.``, ``2.``, ...;
+- per exercise one worked solution, hidden by default: a markdown cell that starts with
+  ``### Solution to exercise N`` and carries the cell metadata ``jp-MarkdownHeadingCollapsed: true``
+  (JupyterLab and Notebook 7 open the heading folded, with the cells below it until the next
+  heading of level 1-3), followed by at least one code cell, so CI executes the solution;
+- at least one *lesson* ``assert`` outside the solutions: an ordering or closeness check on a
+  number the notebook computed (``<``, ``>``, ``<=``, ``>=``, ``allclose``, ``isclose``), not a shape
+  or a length;
+- no stray repr as a cell's result: a cell does not end in a bare call of a plotting function or a
+  matplotlib method that returns an artist (``<Axes ...>``, a second copy of a figure) or of
+  ``manual_seed`` (``<torch._C.Generator ...>``); assign the value (or end the line with ``;``,
+  which ruff rejects in the ``.py``);
+- library progress bars off in notebooks (``progress=False``): tqdm's notebook widget is saved as
+  a bar frozen at ``0/N``; the trainers then print plain log lines instead.
+
+The checker runs on a small synthetic notebook too, to show it rejects each missing piece.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import jupytext
+import pytest
+
+TUTORIALS = Path(__file__).resolve().parents[1] / "tutorials"
+SOLUTION = re.compile(r"^###\s+Solution to exercise\s+(\d+)\b", re.IGNORECASE)
+HEADING = re.compile(r"^(#{1,6})\s")
+#: bare calls whose value Jupyter would show a second time (a figure) or as a repr
+FIGURE_CALLS = {"show_images", "plot_curves", "plot_quality_vs_cbr", "manual_seed"}
+#: receivers whose method calls return matplotlib artists, and the methods that return None
+PLOT_RECEIVER = re.compile(r"^(plt|fig|figure|ax|axes|ax\d+)$")
+HARMLESS = {"show", "tight_layout", "close", "savefig", "clf", "cla"}
+#: library entry points that draw a tqdm bar unless progress=False
+PROGRESS_CALLS = {"Trainer", "GANTrainer", "separation_sweep", "train", "train_perceptual"}
+
+
+def _code(source: str) -> str:
+    """Cell source without IPython magics and shell escapes, so that ``ast`` can parse it."""
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                     for line in source.splitlines())
+
+
+def _heading_level(source: str) -> int | None:
+    match = HEADING.match(source.lstrip())
+    return len(match.group(1)) if match else None
+
+
+def _name(node) -> str:
+    """The root name of ``a``, ``a.b``, ``a[0]``, ``a.b(...)`` ('' when there is none)."""
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else ""
+
+
+def _is_lesson_assert(node: ast.Assert) -> bool:
+    test = ast.unparse(node.test)
+    if re.search(r"\.shape\b|\blen\(|\bisinstance\(|\.ndim\b|\.dtype\b", test):
+        return False
+    ordering = any(isinstance(op, (ast.Lt, ast.Gt, ast.LtE, ast.GtE))
+                   for n in ast.walk(node.test) if isinstance(n, ast.Compare) for op in n.ops)
+    closeness = re.search(r"\b(allclose|isclose|approx)\(", test) is not None
+    return ordering or closeness
+
+
+def _stray_repr(source: str) -> str | None:
+    """The last statement of a code cell if Jupyter would display an unwanted value for it."""
+    if source.rstrip().endswith(";"):
+        return None
+    body = ast.parse(_code(source)).body
+    if not body or not isinstance(body[-1], ast.Expr) or not isinstance(body[-1].value, ast.Call):
+        return None
+    func = body[-1].value.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    if name in FIGURE_CALLS:
+        return ast.unparse(body[-1])
+    if isinstance(func, ast.Attribute) and PLOT_RECEIVER.match(_name(func.value)) and name not in HARMLESS:
+        return ast.unparse(body[-1])
+    return None
+
+
+def check_tutorial(nb) -> list[str]:
+    """Problems of one notebook (a jupytext/nbformat notebook) against the conventions; [] if none."""
+    problems = []
+    cells = nb.cells
+    first_code = next((i for i, c in enumerate(cells) if c.cell_type == "code"), len(cells))
+    intro = "\n".join(c.source for c in cells[:first_code] if c.cell_type == "markdown")
+    if "**You will learn**" not in intro:
+        problems.append("no **You will learn** block before the first code cell")
+    if "**Requirements**" not in intro:
+        problems.append("no **Requirements** block (time, CPU/GPU, data) before the first code cell")
+
+    exercises_at = [i for i, c in enumerate(cells)
+                    if c.cell_type == "markdown" and c.source.lstrip().startswith("## Exercises")]
+    numbers: list[int] = []
+    if len(exercises_at) != 1:
+        problems.append(f"expected one '## Exercises' markdown cell, found {len(exercises_at)}")
+    else:
+        numbers = [int(n) for n in re.findall(r"^(\d+)\.\s", cells[exercises_at[0]].source, re.M)]
+        if not numbers or numbers != list(range(1, len(numbers) + 1)):
+            problems.append(f"exercises must be numbered 1., 2., ... at the line start; found {numbers}")
+
+    # solution sections: from a '### Solution to exercise N' cell to the next heading of level <= 3
+    in_solution = [False] * len(cells)
+    solutions: dict[int, int] = {}
+    current = None
+    for i, cell in enumerate(cells):
+        if cell.cell_type == "markdown":
+            match = SOLUTION.match(cell.source.lstrip())
+            level = _heading_level(cell.source)
+            if match:
+                n = int(match.group(1))
+                if n in solutions:
+                    problems.append(f"two solutions to exercise {n}")
+                if exercises_at and i < exercises_at[0]:
+                    problems.append(f"the solution to exercise {n} comes before the exercises")
+                if cell.metadata.get("jp-MarkdownHeadingCollapsed") is not True:
+                    problems.append(f"the solution to exercise {n} is not hidden (cell metadata "
+                                    "jp-MarkdownHeadingCollapsed=true on its heading)")
+                current, solutions[n] = n, 0
+            elif level is not None and level <= 3:
+                current = None
+        if current is not None:
+            in_solution[i] = True
+            solutions[current] += cell.cell_type == "code"
+    for n in numbers:
+        if n not in solutions:
+            problems.append(f"exercise {n} has no '### Solution to exercise {n}' cell")
+        elif solutions[n] == 0:
+            problems.append(f"the solution to exercise {n} has no code cell (CI executes solutions)")
+    for n in sorted(set(solutions) - set(numbers)):
+        problems.append(f"a solution to exercise {n}, which does not exist")
+
+    lesson = False
+    for i, cell in enumerate(cells):
+        if cell.cell_type != "code":
+            continue
+        tree = ast.parse(_code(cell.source))
+        if not in_solution[i] and any(isinstance(n, ast.Assert) and _is_lesson_assert(n)
+                                      for n in ast.walk(tree)):
+            lesson = True
+        stray = _stray_repr(cell.source)
+        if stray:
+            problems.append(f"cell {i} ends in `{stray}`: Jupyter shows its value (a second figure "
+                            "or a repr); end the line with ';' or assign it")
+        for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+            func = call.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in PROGRESS_CALLS and not any(
+                    k.arg == "progress" and isinstance(k.value, ast.Constant) and k.value.value is False
+                    for k in call.keywords):
+                problems.append(f"cell {i}: `{ast.unparse(call)[:60]}` draws a tqdm bar (saved frozen "
+                                "at 0/N); pass progress=False")
+    if not lesson:
+        problems.append("no lesson assert (an ordering or closeness check on a computed number, not "
+                        "a shape) in a code cell outside the solutions")
+    return problems
+
+
+@pytest.mark.parametrize("script", sorted(TUTORIALS.glob("[0-9][0-9]_*.py")), ids=lambda p: p.name)
+def test_tutorial_follows_the_notebook_conventions(script):
+    problems = check_tutorial(jupytext.read(script))
+    assert not problems, f"{script.name}:\n- " + "\n- ".join(problems)
+
+
+# ---- the checker itself, on a synthetic notebook -------------------------------------------------
+
+GOOD = '''\
+# %% [markdown]
+# # 99 · A synthetic tutorial
+#
+# **You will learn**
+# - that one plus one is two.
+#
+# **Requirements**: a CPU, a second.
+
+# %%
+import matplotlib.pyplot as plt
+total = 1 + 1
+assert abs(total - 2) < 1e-9, "the lesson, on this notebook's own number"
+fig, ax = plt.subplots()
+_ = ax.plot([0, 1], [0, total])
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. **Add.** Compute 2 + 2.
+# 2. **Subtract.** Compute 2 - 2,
+#    on two lines.
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Solution to exercise 1
+
+# %%
+assert 2 + 2 == 4
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Solution to exercise 2
+
+# %%
+print(2 - 2)
+
+# %% [markdown]
+# Why: subtraction undoes addition.
+'''
+
+
+def _synthetic(text: str):
+    return jupytext.reads(text, fmt="py:percent")
+
+
+def test_checker_accepts_the_synthetic_notebook():
+    assert check_tutorial(_synthetic(GOOD)) == []
+
+
+@pytest.mark.parametrize("old, new, complaint", [
+    ("# **You will learn**\n", "", "You will learn"),
+    ("# **Requirements**: a CPU, a second.\n", "", "Requirements"),
+    ("# ## Exercises\n", "# ## Things to try\n", "'## Exercises'"),
+    ("# %% [markdown] jp-MarkdownHeadingCollapsed=true\n# ### Solution to exercise 2\n",
+     "# %% [markdown]\n# ### Solution to exercise 2\n", "exercise 2 is not hidden"),
+    ("# %% [markdown] jp-MarkdownHeadingCollapsed=true\n# ### Solution to exercise 2\n\n# %%\nprint(2 - 2)\n",
+     "", "exercise 2 has no"),
+    ("# %%\nprint(2 - 2)\n", "", "exercise 2 has no code cell"),
+    ('assert abs(total - 2) < 1e-9, "the lesson, on this notebook\'s own number"\n',
+     "assert total.shape == ()\n", "no lesson assert"),
+    ("_ = ax.plot([0, 1], [0, total])\n", "ax.plot([0, 1], [0, total])\n", "ends in `ax.plot"),
+    ("_ = ax.plot([0, 1], [0, total])\n", "torch.Generator().manual_seed(0)\n", "ends in `torch.Generator"),
+    ("print(2 - 2)\n", "print(2 - 2)\nrows = separation_sweep(x, [0.0], [1 / 12])\n", "pass progress=False"),
+])
+def test_checker_rejects_a_notebook_lacking_a_piece(old, new, complaint):
+    assert old in GOOD
+    problems = check_tutorial(_synthetic(GOOD.replace(old, new)))
+    assert any(complaint in p for p in problems), problems
+
+
+def test_the_lesson_assert_must_be_outside_the_solutions():
+    text = GOOD.replace('assert abs(total - 2) < 1e-9, "the lesson, on this notebook\'s own number"\n', "")
+    text = text.replace("print(2 - 2)\n", "assert 2 - 2 < 1\n")  # a lesson-like assert, but in a solution
+    assert any("no lesson assert" in p for p in check_tutorial(_synthetic(text)))
