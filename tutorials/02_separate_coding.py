@@ -22,7 +22,7 @@
 # one image over a noisy channel it has a weakness every wireless engineer knows: the **cliff
 # effect**.
 #
-# **What you will learn**
+# **You will learn**
 #
 # 1. *Rate control*: fit an image into a bit budget with JPEG, WebP, HEVC intra (our BPG stand-in)
 #    and AVIF, and what quality each buys.
@@ -287,9 +287,9 @@ assert all(a <= b + 1e-6 for a, b in zip(fixed, ideal)), "no practical code beat
 # %%
 t0 = time.perf_counter()
 cap_rows = separation_sweep(images, SNRS_DB, [CBR], codec=CODEC, channel_code="capacity",
-                            generator=SEED)
+                            generator=SEED, progress=False)
 ldpc_rows = separation_sweep(images, SNRS_DB, [CBR], codec=CODEC, channel_code="ldpc",
-                             generator=SEED)
+                             generator=SEED, progress=False)
 print(f"{time.perf_counter() - t0:.0f} s")
 print(f"{'SNR':>5s} {'capacity':>9s} {'LDPC best':>10s} {'MCS':>10s} {'failed':>7s}")
 for c, r in zip(cap_rows, ldpc_rows):
@@ -350,32 +350,53 @@ for snr in (list(frames)[0], list(frames)[len(frames) // 2], list(frames)[-1]):
 # 3. **Block fading.** Send 40 copies of `x0` over `RayleighFading("block")` at 10 dB with the
 #    capacity code and an outage target of 10 %, then 30 %. What fraction of the images is lost,
 #    and what happens to the mean PSNR?
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Solution to exercise 1
 #
-# Solutions below; try first.
+# The last SNR of each shipped table is the first with zero measured BLER.
 
 # %%
-# Solution 1
+gaps_to_limit = {}
 for m in baselines.MCS_TABLE:
     snrs, values = bler_table("awgn")[m.name]
     limit = 10 * np.log10(2**m.spectral_efficiency - 1)
+    gaps_to_limit[m.name] = snrs[-1] - limit
     print(f"{m.name:10s} SE {m.spectral_efficiency:4.2f}  error-free from {snrs[-1]:5.2f} dB, "
           f"Shannon limit {limit:5.2f} dB, gap {snrs[-1] - limit:4.2f} dB")
+print("furthest from the limit:", sorted(gaps_to_limit, key=gaps_to_limit.get)[-3:])
+
+# %% [markdown]
+# The gap is 2-3 dB for every scheme: 1152-bit codewords, 20 decoder iterations and a BLER of zero
+# in a few hundred codewords are far from the infinitely long codes of the capacity formula.
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Solution to exercise 2
+#
+# The same capacity budget, two codecs.
 
 # %%
-# Solution 2
 gain = {}
 for codec in ("jpeg", "hevc"):
     r = separate_transmit(x0, codec=codec, cbr=CBR, snr_db=10.0, channel_code="capacity")
     gain[codec] = float(psnr(x0, r.x_hat))
 print({c: round(v, 2) for c, v in gain.items()}, f"HEVC gains {gain['hevc'] - gain['jpeg']:.1f} dB")
 
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Solution to exercise 3
+#
+# With block fading the transmitter does not know the fade, so it picks a rate that fails with
+# the target probability.
+
 # %%
-# Solution 3
 copies = torch.cat([x0] * 40)
 for eps in (0.1, 0.3):
     r = separate_transmit(copies, codec=CODEC, cbr=CBR, snr_db=10.0, channel=RayleighFading("block"),
                           channel_code="capacity", outage=eps, generator=SEED)
     print(f"outage target {eps:.0%}: {r.failure_rate:.0%} lost, mean PSNR "
           f"{float(psnr(copies, r.x_hat).mean()):.2f} dB, {int(r.bits.max())} bits when received")
+
+# %% [markdown]
 # A higher target rate buys a better image when it arrives and loses more of them: the
-# transmitter must gamble, because it does not know the fade.
+# transmitter must gamble, because it does not know the fade. (In the full run the 30 % target loses
+# more in the mean than it gains on the received images.)
