@@ -29,8 +29,11 @@ whose shorter side is below S pixels, both also apply to Kodak); ``--crop`` cent
         --ours taejscc-perceptual --cbrs 1/48 1/24 --references psnr-model hevc-ldpc \\
         --psnr-reference taejscc-psnr --json photos.json
 
-Our model is also evaluated at beta = 0 (its MSE + LPIPS end) for the table and the figure if it
-is realism-conditioned; the saving is computed at ``--beta``. ``--figure`` draws the
+Our model is also evaluated at beta = 0 (its MSE + LPIPS end) and at any ``--betas`` for the table
+and the figure if it is realism-conditioned; the saving is computed at ``--beta``. The realism
+table then gives, per CBR, each metric at beta 0 and at ``--beta`` and the relative change (the
+knob is real when DISTS and LPIPS-vgg fall by at least ``REALISM_TARGET`` while PSNR falls), and
+the colour diagnostics of every row (mean signed bias per RGB channel, chroma kept) are stored. ``--figure`` draws the
 reconstructions of a few images beside each other (original, the PSNR references, ours at beta 0
 and ``--beta``, HEVC + capacity, HEVC + LDPC, all at ``--figure-cbr``, default our smallest CBR)
 with the per-image scores of the same rows; ``--curves-figure`` draws quality vs CBR of every
@@ -86,6 +89,10 @@ LABELS = {"adjscc": "PSNR deep JSCC (ADJSCC)", "psnr-model": "PSNR model",
 SETUP_KEYS = ("ours", "snr", "seed")
 #: row keys that are not metric values
 ROW_KEYS = ("system", "cbr", "snr_db", "beta", "image")
+#: colour diagnostics stored in every row (cheap, pixel-level; not used for savings)
+COLOUR_METRICS = ("bias_r", "bias_g", "bias_b", "chroma_ratio")
+#: relative fall of DISTS and LPIPS-vgg from beta 0 to beta 1 that makes the realism knob "real"
+REALISM_TARGET = 0.10
 
 
 # ---- images ---------------------------------------------------------------------------------
@@ -327,10 +334,30 @@ def _finite(value):
     return value
 
 
-def json_text(setup: dict, images: list[dict], rows: list[dict], savings: list[dict]) -> str:
+def json_text(setup: dict, images: list[dict], rows: list[dict], savings: list[dict],
+              realism: list[dict] | None = None) -> str:
     """The ``--json`` document: valid JSON (no NaN / Infinity; such row values become ``null``)."""
-    doc = {"setup": setup, "images": images, "rows": rows, "savings": savings}
+    doc = {"setup": setup, "images": images, "rows": rows, "savings": savings, "realism": realism or []}
     return json.dumps(_finite(doc), indent=1, allow_nan=False)
+
+
+def realism_table(rows: list[dict], cbrs, metrics, beta: float) -> list[dict]:
+    """Per CBR and metric: ours' mean at beta 0 and at ``beta``, the relative change, and for DISTS
+    and LPIPS-vgg whether it falls by at least :data:`REALISM_TARGET` ("met" / "missed")."""
+    table = []
+    for cbr in cbrs:
+        for metric in metrics:
+            at0 = curve(rows, metric, system="ours", beta=0.0).get(cbr)
+            at1 = curve(rows, metric, system="ours", beta=beta).get(cbr)
+            if at0 is None or at1 is None:
+                continue
+            a, b = sum(at0) / len(at0), sum(at1) / len(at1)
+            change = b / a - 1 if metric != "psnr" else b - a
+            target = ("met" if change <= -REALISM_TARGET else "missed") if metric in ("dists", "lpips_vgg") else "-"
+            table.append({"cbr": cbr_label(cbr), "metric": metric, "beta0": a, f"beta{beta:g}": b,
+                          "change": f"{change:+.2f} dB" if metric == "psnr" else f"{100 * change:+.1f} %",
+                          "target": target})
+    return table
 
 
 def _rows_from(path: str, setup: dict, images: list[dict], needed: dict[str, list[tuple]]) -> list[dict]:
@@ -447,6 +474,8 @@ def main(argv=None) -> int:
                         help="evaluate ours at these of its CBRs, e.g. 1/48 1/24 (default: all)")
     parser.add_argument("--snr", type=float, default=10.0, help="AWGN SNR in dB")
     parser.add_argument("--beta", type=float, default=1.0, help="realism weight of our model")
+    parser.add_argument("--betas", nargs="+", type=float, default=[], metavar="B",
+                        help="more realism weights of ours to evaluate and draw, e.g. 0.5 (beta 0 and --beta always)")
     parser.add_argument("--metrics", nargs="+", default=["lpips", "dists", "lpips_vgg"])
     parser.add_argument("--references", nargs="+", default=["adjscc", "hevc-capacity", "hevc-ldpc"],
                         choices=list(REFERENCES))
@@ -486,9 +515,10 @@ def main(argv=None) -> int:
     ours_cbrs = select_cbrs(available, args.cbrs)
     figure_cbr = select_cbrs(ours_cbrs, [args.figure_cbr], "--figure-cbr")[0] if args.figure_cbr else ours_cbrs[0]
     realism = _realism(model)
-    betas = list(dict.fromkeys([0.0, args.beta])) if realism else [None]  # beta 0: the MSE + LPIPS end
+    # beta 0: the MSE + LPIPS end
+    betas = sorted(dict.fromkeys([0.0, *args.betas, args.beta])) if realism else [None]
     beta = args.beta if realism else None
-    metrics = list(dict.fromkeys(["psnr", *args.metrics]))
+    metrics = list(dict.fromkeys(["psnr", *args.metrics, *COLOUR_METRICS]))
     setup = {"ours": list(args.ours), "cbrs": ours_cbrs, "snr": args.snr, "seed": args.seed, "beta": beta,
              "folder": args.folder or "kodak", "count": args.count, "min_size": args.min_size,
              "crop": args.crop, "images": len(images), "references": list(args.references),
@@ -507,8 +537,14 @@ def main(argv=None) -> int:
             cbrs = [float(Fraction(c)) for c in args.hevc_cbrs] if ref.startswith("hevc") else None
             rows += sweep(system, images, [args.snr], metrics=metrics, cbrs=cbrs, name=ref, seed=args.seed)
 
-    print(format_table(summarize(rows), columns=["system", "cbr", "snr_db", "beta", "n", *metrics]))
+    shown = [m for m in metrics if all(m in r for r in rows)]  # rows of an older --json may lack some
+    print(format_table(summarize(rows), columns=["system", "cbr", "snr_db", "beta", "n", *shown]))
     print()
+    knob = realism_table(rows, ours_cbrs, list(dict.fromkeys(["psnr", *args.metrics])), args.beta) \
+        if realism and args.beta > 0 else []
+    if knob:
+        print(format_table(knob, columns=["cbr", "metric", "beta0", f"beta{args.beta:g}", "change", "target"], digits=4))
+        print()
     table, savings = [], []
     for ours_cbr in ours_cbrs:
         for ref in systems:
@@ -520,7 +556,7 @@ def main(argv=None) -> int:
                 savings.append({"reference": ref, **result.as_dict()})
     print(format_table(table, columns=["reference", "metric", "cbr", "quality", "cbr_needed", "saving"], digits=4))
     if args.json:
-        Path(args.json).write_text(json_text(setup, ids, rows, savings))
+        Path(args.json).write_text(json_text(setup, ids, rows, savings, knob))
     if args.figure:
         _figure(args.figure, args, names, images, model, systems, rows, figure_cbr, betas)
     if args.curves_figure:

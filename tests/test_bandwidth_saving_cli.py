@@ -192,3 +192,43 @@ def test_main_on_a_folder_with_rate_adaptive_models_and_rows_from(bench, tmp_pat
     _write(photos / "p2.png", 40, 36, seed=9)  # same names and count, other pixels
     with pytest.raises(SystemExit, match="image 1 is p2.png"):
         bench.main([*common, "--rows-from", str(out)])
+
+
+# ---- realism knob -----------------------------------------------------------------------------
+
+
+def _ours_rows(values_by_beta, metric="dists", cbr=1 / 48):
+    return [{"system": "ours", "cbr": cbr, "snr_db": 10.0, "beta": b, "image": i, metric: v, "psnr": 20.0 - b}
+            for b, vals in values_by_beta.items() for i, v in enumerate(vals)]
+
+
+def test_realism_table_says_whether_dists_falls_by_the_target(bench):
+    met = bench.realism_table(_ours_rows({0.0: [0.30, 0.30], 1.0: [0.26, 0.26]}), [1 / 48], ["psnr", "dists"], 1.0)
+    assert [r["metric"] for r in met] == ["psnr", "dists"]
+    assert met[0]["change"] == "-1.00 dB" and met[0]["target"] == "-"
+    assert met[1]["change"] == "-13.3 %" and met[1]["target"] == "met"
+    missed = bench.realism_table(_ours_rows({0.0: [0.30, 0.30], 1.0: [0.28, 0.28]}), [1 / 48], ["dists"], 1.0)
+    assert missed[0]["target"] == "missed"
+
+
+def test_main_with_a_realism_model_evaluates_every_beta_and_the_colour_diagnostics(bench, tmp_path, monkeypatch):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for k, name in enumerate(["p1.png", "p2.png"]):
+        _write(photos / name, 40, 36, seed=k)
+    torch.manual_seed(0)
+    ours = TAEJSCC(width=8, blocks=1, pretrained=False, cbrs=("1/48", "1/12"), realism=True)
+    with torch.no_grad():
+        ours.rx_condition.beta.weight.normal_()  # so that beta changes the output
+    monkeypatch.setattr(bench, "_load", lambda name: ours)
+    out, grid = tmp_path / "rows.json", tmp_path / "grid.jpg"
+    assert bench.main(["--folder", str(photos), "--crop", "32", "--ours", "ours", "--references", "hevc-capacity",
+                       "--hevc-cbrs", "1/24", "1/12", "--metrics", "psnr", "--betas", "0.5", "--n-boot", "20",
+                       "--json", str(out), "--figure", str(grid), "--figure-images", "0"]) == 0
+    doc = json.loads(out.read_text())
+    betas = sorted({r["beta"] for r in doc["rows"] if r["system"] == "ours"})
+    assert betas == [0.0, 0.5, 1.0]
+    assert all(abs(r[k]) < 1 for r in doc["rows"] for k in ("bias_r", "bias_g", "bias_b"))
+    assert all(r["chroma_ratio"] > 0 for r in doc["rows"] if r["system"] == "ours")
+    assert [r["metric"] for r in doc["realism"]] == ["psnr", "psnr"]  # one per CBR
+    assert grid.stat().st_size > 0
