@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import inspect
 import math
 import os
 import platform
@@ -53,7 +54,7 @@ from torch import nn
 from . import __version__
 from .data import RandomCrops, bsds500_files, center_crop, load_image
 from .metrics import psnr
-from .models import AtCBR, build_model
+from .models import MODELS, AtCBR, build_model
 
 __all__ = [
     "TrainConfig",
@@ -92,14 +93,17 @@ class TrainConfig:
     ``lr * lr_final_fraction``; ``grad_clip`` (0 = off). Hardware: ``device`` (``"auto"``,
     ``"cpu"``, ``"cuda"``), ``threads`` (CPU threads, 0 = torch's default), ``amp``
     (``"auto"`` = bf16 on CUDA, ``"bf16"``, ``"none"``), ``channels_last`` (CUDA only),
-    ``compile``. Output: ``out_dir`` (default ``runs/<name>``).
+    ``compile``. Output: ``out_dir`` (default ``runs/<name>``). ``max_minutes`` (0 = off): a
+    wall-clock budget for :meth:`Trainer.fit`; the run stops after the step that exceeds it,
+    validates there and saves ``last.pt`` (the learning-rate schedule still follows ``steps``).
 
     Models built on a pretrained autoencoder (``model = "taejscc"``): ``blocks`` (residual blocks
     per adapter), ``cbrs`` (the CBRs of a rate-adaptive model; one is drawn per image);
     ``loss`` ``"image"`` (MSE on pixels) or ``"latent"`` (MSE on the received latent: the decoder is
     not run, several times faster); ``freeze`` (parameter-name prefixes not trained, e.g.
     ``["ae_encoder"]``); ``pretrained_modules`` train at ``lr * pretrained_lr_fraction``;
-    ``init_from`` a checkpoint whose weights start the run (e.g. the latent-loss stage).
+    ``init_from`` a checkpoint whose weights start the run (e.g. the latent-loss stage; float16
+    exports too); it supplies every weight, so the TAEF2 weight files are not read.
     ``train_dirs`` adds image folders (relative paths are under ``$JSCC_LAB_DATA``; images smaller
     than ``crop`` are skipped) to the BSDS500 ``train_splits``.
     """
@@ -146,6 +150,7 @@ class TrainConfig:
     pretrained_modules: list[str] = field(default_factory=list)
     pretrained_lr_fraction: float = 1.0
     init_from: str = ""
+    max_minutes: float = 0.0
 
     def __post_init__(self):
         self.cbr = str(self.cbr)
@@ -161,6 +166,7 @@ class TrainConfig:
             "num_workers": self.num_workers >= 0, "blocks": self.blocks >= 0,
             "pretrained_lr_fraction": self.pretrained_lr_fraction >= 0,
             "lr_final_fraction": 0 <= self.lr_final_fraction <= 1,
+            "max_minutes": self.max_minutes >= 0,
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
@@ -497,7 +503,11 @@ class Trainer:
 
         torch.manual_seed(config.seed)
         spec = config.model_spec()
-        self.model = build_model(spec["name"], channel=spec["channel"], **spec["kwargs"]).to(self.device)
+        kwargs = dict(spec["kwargs"])
+        cls = MODELS.get(spec["name"])
+        if config.init_from and cls is not None and "pretrained" in inspect.signature(cls).parameters:
+            kwargs["pretrained"] = False  # init_from holds every weight: no TAEF2 files needed
+        self.model = build_model(spec["name"], channel=spec["channel"], **kwargs).to(self.device)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.net: nn.Module = self.model
@@ -738,10 +748,11 @@ class Trainer:
     # ---- the loop --------------------------------------------------------------------------
 
     def fit(self, resume: bool = False, stop_at: int | None = None) -> dict:
-        """Train to ``config.steps`` (or stop after step ``stop_at``, e.g. to test resuming).
+        """Train to ``config.steps`` (or stop after step ``stop_at``, e.g. to test resuming, or
+        when ``config.max_minutes`` have passed).
 
         ``resume=True`` continues from ``out_dir/last.pt`` when it exists. Returns
-        ``{"step", "history", "best", "last", "checkpoint"}``.
+        ``{"step", "history", "best", "last", "checkpoint", "stopped_by_clock"}``.
         """
         c = self.config
         out = c.output_dir
@@ -763,10 +774,13 @@ class Trainer:
         self.model.train()
         running: dict[str, float] = {}
         self._clock = (time.perf_counter(), time.process_time())
+        started, clock_stop = time.perf_counter(), False
         try:
             while self.step < end:
                 logs = self.training_step(self.step)
                 self.step += 1
+                if c.max_minutes and self.step < end and self._out_of_time(started):
+                    end, clock_stop = self.step, True
                 for k, v in logs.items():
                     running[k] = running.get(k, 0.0) + v
                 bar.update(1)
@@ -780,7 +794,7 @@ class Trainer:
                         self._tick()
                         print(f"step {self.step}/{c.steps} " + " ".join(
                             f"{k}={v:.4g}" for k, v in mean.items()) + f" wall={self.wall_time:.0f}s", flush=True)
-                validate_now = self.step % c.val_every == 0 or self.step == c.steps
+                validate_now = self.step % c.val_every == 0 or self.step == c.steps or clock_stop
                 if validate_now and main:
                     metrics = self.validate()
                     self.history.append({"step": self.step, **metrics})
@@ -798,8 +812,21 @@ class Trainer:
         finally:
             bar.close()
         self._tick()
+        if clock_stop and main:
+            print(f"{c.name}: stopped at step {self.step}/{c.steps}: max_minutes={c.max_minutes:g} "
+                  "reached (last.pt saved)", flush=True)
         return {"step": self.step, "history": self.history, "best": self.best,
-                "last": self.history[-1] if self.history else None, "checkpoint": str(last_path)}
+                "last": self.history[-1] if self.history else None, "checkpoint": str(last_path),
+                "stopped_by_clock": clock_stop}
+
+    def _out_of_time(self, started: float) -> bool:
+        """Has ``max_minutes`` passed since ``started``? Every DDP rank gets rank 0's answer."""
+        over = time.perf_counter() - started >= 60 * self.config.max_minutes
+        if self.distributed:
+            flag = torch.tensor([float(over)], device=self.device)
+            torch.distributed.broadcast(flag, src=0)
+            over = bool(flag.item())
+        return over
 
 
 def train(config: TrainConfig | str | os.PathLike, resume: bool = False,
