@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -all
+#     cell_metadata_filter: jp-MarkdownHeadingCollapsed,-all
 #     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
@@ -305,7 +305,8 @@ assert mses[-1] > mses[0] and blend_scores[-1]["dists"] < blend_scores[0]["dists
 # best PSNR, blurry images. The perceptual JSCC system trades a little PSNR for a large gain in
 # LPIPS/DISTS (and realism) by adding a perceptual loss and a discriminator. Report both kinds of
 # metric, and never read a PSNR gap of 1-3 dB as "worse-looking" without looking.
-#
+
+# %% [markdown]
 # ## Exercises
 #
 # 1. **Colour convention.** Compute MS-SSIM with `grayscale=True` and with the default RGB average
@@ -318,11 +319,12 @@ assert mses[-1] > mses[0] and blend_scores[-1]["dists"] < blend_scores[0]["dists
 # 3. **The factor 2.** In the toy, vary `TOY_NOISE_STD` over (0.3, 0.7, 1.5). Compute the MSE of the
 #    posterior sample and of `sign(Y)` relative to MMSE. Which perfect-perception estimator is
 #    better, and does the factor 2 hold for the posterior sample at every noise level?
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Solution to exercise 1
 #
-# ### Solutions
-#
-# **1.** The two conventions differ by a few hundredths, enough to change the ranking of methods
-# that are close.
+# The two conventions differ by a few hundredths (the luma-only MS-SSIM is higher here: JPEG
+# spends its errors on chroma), enough to change the ranking of methods that are close.
 
 # %%
 jpeg_low = distorted["JPEG q=10"]
@@ -330,8 +332,10 @@ gray, rgb = ms_ssim(x, jpeg_low, grayscale=True), ms_ssim(x, jpeg_low)
 print("grayscale:", gray.numpy().round(4), " RGB average:", rgb.numpy().round(4))
 print(f"mean gap {float((gray - rgb).mean()):+.4f}")
 
-# %% [markdown]
-# **2.** Rate-quality curves by sweeping the quality knob, then interpolation at the target.
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Solution to exercise 2
+#
+# Rate-quality curves by sweeping the quality knob, then interpolation at the target.
 
 # %%
 target_db = 30.0
@@ -344,8 +348,10 @@ for codec, code in (("JPEG", jpeg), ("HEVC", hevc_intra)):
     print(f"{codec}: PSNR {quality.round(1)} dB at {rates.round(2)} bpp -> {needed[codec]:.2f} bpp for {target_db} dB")
 print(f"HEVC-intra saves {100 * (1 - needed['HEVC'] / needed['JPEG']):.0f} % of JPEG's bits at {target_db} dB")
 
-# %% [markdown]
-# **3.** The posterior sample always costs 2x MMSE (the bound is tight for it); the deterministic
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Solution to exercise 3
+#
+# The posterior sample always costs 2x MMSE (the bound is tight for it); the deterministic
 # `sign(Y)`, optimal at perfect perception, costs less, and its ratio depends on the noise.
 
 # %%
