@@ -20,12 +20,17 @@
 # engineered separate coding (HEVC-intra at the Shannon-capacity budget) and the original. Move
 # the sliders and watch what each system does with the same bandwidth and the same noise.
 #
-# **You will learn** to read the distortion-perception trade-off off real images: where PSNR and
-# LPIPS disagree, what the realism knob $\beta$ adds and removes, and how each system degrades
-# as the SNR falls (gracefully, or off a cliff).
+# **You will learn**
+# - to read the distortion-perception trade-off off real images: where PSNR and LPIPS disagree;
+# - what the realism knob $\beta$ adds and removes;
+# - how each system degrades as the SNR falls: gracefully (deep JSCC), or off a cliff (separate
+#   coding, whose bit budget follows the channel capacity).
 #
-# **Requirements**: a laptop CPU; the shipped checkpoints. For class, serve it as a web page:
-# `jscc-lab explore` (Voila: code hidden, only the widgets).
+# **Requirements**: a laptop CPU, about 2 minutes for a full run (an estimate: most of it is the
+# background prefetch the notebook waits for); the shipped checkpoints (`assets/checkpoints/`).
+# No data download: the photos ship with scikit-image (Kodak is offered too when it is under
+# `$JSCC_LAB_DATA`). For class, serve it as a web page: `jscc-lab explore` (Voila: code hidden,
+# only the widgets).
 #
 # **How it stays responsive**: a new SNR costs two neural decoders, an HEVC rate control and
 # three LPIPS evaluations: a few hundred milliseconds on a laptop CPU, too slow to feel live.
@@ -37,9 +42,14 @@
 # ready. `benchmarks/widget_latency.py` measures all of it (README, "Explorer latency").
 
 # %%
+import datetime
+import io
 import time
 
 from jscc_lab import settings
+from jscc_lab.data import sample_images, to_image
+from jscc_lab.metrics import evaluate, psnr
+from jscc_lab.plotting import show_images
 from jscc_lab.widgets import Explorer
 
 # %% [markdown]
@@ -48,6 +58,8 @@ from jscc_lab.widgets import Explorer
 # %%
 CROP = settings.budget(256, 96)  # side of the centre crop shown (smaller is faster)
 METRICS = ("psnr", "lpips")  # add "dists" for the slower, texture-aware metric
+SNRS_DB = (0.0, 10.0, 20.0)  # SNRs driven from code below
+EXERCISE_SNRS_DB = settings.budget(tuple(float(s) for s in range(0, 21, 2)), (0.0, 10.0, 20.0))
 
 # %%
 explorer = Explorer(crop=CROP, metrics=METRICS)
@@ -68,12 +80,28 @@ explorer
 # latency benchmark work:
 
 # %%
-for snr in (0.0, 10.0, 20.0):
+scores = {}
+for snr in SNRS_DB:
     explorer.snr.value = snr
     print(explorer.status.value)
     for name, (_, _, text) in explorer.panels.items():
         if text.value:
             print(f"   {name:22s} {text.value}")
+    original = explorer.reconstruct("original")
+    scores[snr] = {name: psnr(original, x_hat).item() for name in explorer.panels
+                   if name != "original" and (x_hat := explorer.reconstruct(name)) is not None}
+
+# %% [markdown]
+# The lesson in numbers: how much PSNR each system loses when the SNR falls from 20 to 0 dB.
+
+# %%
+drop = {name: scores[SNRS_DB[-1]][name] - scores[SNRS_DB[0]][name] for name in scores[SNRS_DB[0]]}
+for name, d in drop.items():
+    print(f"{name:22s} loses {d:5.2f} dB from {SNRS_DB[-1]:g} to {SNRS_DB[0]:g} dB")
+# deep JSCC degrades gracefully: better with more SNR, and it never collapses; separate coding
+# loses far more when its bit budget (the channel capacity) falls below what HEVC needs
+assert scores[SNRS_DB[-1]]["PSNR deep JSCC"] > scores[SNRS_DB[0]]["PSNR deep JSCC"]
+assert drop["HEVC + capacity"] > 2 * drop["PSNR deep JSCC"], drop
 
 # %% [markdown]
 # Prefetching at work: wait until the background thread has filled the neighbours of the
@@ -89,13 +117,72 @@ print(f"one SNR step, panels prefetched: {1000 * (time.perf_counter() - start):.
 # %% [markdown]
 # ## Exercises
 #
-# 1. Find an SNR where separate coding beats PSNR deep JSCC in PSNR but loses in LPIPS.
-# 2. Upload one of your own photos with the upload button. Does the perceptual model invent
-#    detail that is not there? Where?
+# 1. **Crossing points.** At the explorer's CBR, find the SNR above which separate coding beats
+#    the PSNR deep JSCC model in PSNR. Is it the same SNR in LPIPS?
+# 2. **Invented detail.** Upload one of your own photos with the upload button and compare the
+#    perceptual model at $\beta = 0$ and $\beta = 1$ on the zoom. Does it invent detail that is
+#    not there? Where? What happens to PSNR and LPIPS?
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Solution to exercise 1
 #
-# ### Solutions
+# Drive the SNR slider from code and score both panels with `evaluate` (the explorer's caches make
+# revisited settings free).
+
+# %%
+table = {}
+for snr in EXERCISE_SNRS_DB:
+    explorer.snr.value = snr
+    original = explorer.reconstruct("original")
+    table[snr] = {name: evaluate(original, explorer.reconstruct(name), METRICS)
+                  for name in ("PSNR deep JSCC", "HEVC + capacity")}
+print(f"CBR {explorer.cbr.label}: PSNR (dB) and LPIPS of deep JSCC | separate coding")
+for snr, row in table.items():
+    deep, sep = row["PSNR deep JSCC"], row["HEVC + capacity"]
+    print(f"{snr:5.1f} dB   PSNR {deep['psnr'].item():5.2f} | {sep['psnr'].item():5.2f}   "
+          f"LPIPS {deep['lpips'].item():.3f} | {sep['lpips'].item():.3f}")
+wins = {"PSNR": [snr for snr, row in table.items()
+                 if row["HEVC + capacity"]["psnr"] > row["PSNR deep JSCC"]["psnr"]],
+        "LPIPS": [snr for snr, row in table.items()
+                  if row["HEVC + capacity"]["lpips"] < row["PSNR deep JSCC"]["lpips"]]}
+for metric, snrs in wins.items():
+    print(f"in {metric}, separate coding is better at", ", ".join(f"{s:g}" for s in snrs) + " dB"
+          if snrs else "no tested SNR")
+
+# %% [markdown]
+# Separate coding at the capacity budget wins once its budget is large enough for a good HEVC
+# image; below that the image is lost or blocky and deep JSCC is far ahead. The two metrics
+# need not cross at the same SNR: LPIPS punishes HEVC's blur and blocks more than PSNR does.
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Solution to exercise 2
 #
-# 1. At high SNR the capacity budget is large and HEVC wins PSNR (with the CPU-trained shipped
-#    models even at 10 dB); check the printed table above for the crossing.
-# 2. Generated texture (grass, hair, water) is plausible but not the original's: compare the zoom
-#    panels. That is the price of realism, and why $\beta$ is a user choice.
+# The upload button hands the explorer the file's bytes; in code its `value` is a tuple of
+# files. Here a PNG of one of scikit-image's photos stands in for yours.
+
+# %%
+png = io.BytesIO()
+to_image(sample_images("chelsea")[0]).save(png, format="PNG")
+explorer.upload.value = ({"name": "my_photo.png", "type": "image/png", "size": png.tell(),
+                          "content": memoryview(png.getvalue()),
+                          "last_modified": datetime.datetime.now(datetime.UTC)},)
+explorer.snr.value = 10.0
+original = explorer.reconstruct("original")
+side = min(64, original.shape[-1])
+top, left = (original.shape[-2] - side) // 2, (original.shape[-1] - side) // 2
+zooms, titles = [original[..., top:top + side, left:left + side]], ["original (centre)"]
+for beta in (0.0, 1.0):
+    explorer.beta.value = beta
+    x_hat = explorer.reconstruct("perceptual deep JSCC")
+    s = evaluate(original, x_hat, METRICS)
+    zooms.append(x_hat[..., top:top + side, left:left + side])
+    titles.append(f"β = {beta:g}: PSNR {s['psnr'].item():.2f} dB, LPIPS {s['lpips'].item():.3f}")
+    print(titles[-1])
+fig = show_images(zooms, titles, size=3.0)
+
+# %% [markdown]
+# At $\beta = 1$ a GAN-trained decoder paints texture (fur, hair, grass, water) that looks
+# plausible but is not the original's: compare the zooms. The price is PSNR, the aim a lower LPIPS
+# (the perception-distortion trade-off of tutorial 05), which is why $\beta$ is the user's
+# choice. Read the two numbers above for the shipped checkpoint: how far it gets along that
+# trade-off depends on how long its GAN stage was trained (tutorials 07 and 08).
