@@ -139,7 +139,7 @@ ax.set_xticks(1 / cs, [f"1/{round(1 / c)}" for c in cs])
 ax.set_xlabel("reference system's CBR")
 ax.set_ylabel("P(prefer ours at 1/48)")
 ax.set_title(f"SIMULATED: saving {100 * fit.saving:.0f} % [{100 * lo:.0f}, {100 * hi:.0f}]")
-ax.legend(fontsize=8)
+_ = ax.legend(fontsize=8)
 
 # %% [markdown]
 # ## 4. Run it with your class
@@ -190,27 +190,56 @@ print(f"{len(ResultsFile(results_path).records)} answers on disk in {results_pat
 # Once everyone is done: `fit_preference(ResultsFile(path).records)`. With fewer than about 10
 # participants the interval will be wide, which is the honest answer. Compare your result with the
 # paper's 50 % and with the metric-based saving from notebook 08: do people and DISTS agree?
-#
+
+# %% [markdown]
 # ## Exercises
 #
 # 1. Halve `N_SIM_PARTICIPANTS`. How much wider does the interval get? Why roughly $\sqrt2$?
 # 2. Set `TRUE_SAVING = 0.8`. Is the point of equality still inside the tested CBRs? What does the
 #    fit report, and what should you change in the design?
-# 3. Why do we bootstrap over participants rather than over answers?
+# 3. Why do we bootstrap over participants rather than over answers? Try it: give every answer
+#    its own participant label and refit.
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Solution to exercise 1
 #
-# ### Solutions
+# The interval's width scales like $1/\sqrt{n}$ in the number of independent participants, so
+# half the class gives an interval about $\sqrt2 \approx 1.4$ times wider. One simulated class is
+# noisy, so average the widths over a few classes (new answers per seed).
 
 # %%
 half = dict(list(sim_trials.items())[: N_SIM_PARTICIPANTS // 2])
-fit_half = fit_preference(simulate_answers(half, true_saving=TRUE_SAVING, seed=SEED), n_boot=N_BOOT, seed=SEED)
-print(f"1. width with all participants: {hi - lo:.2f}, with half: {fit_half.saving_ci[1] - fit_half.saving_ci[0]:.2f}")
-fit_far = fit_preference(simulate_answers(sim_trials, true_saving=0.8, seed=SEED), n_boot=N_BOOT, seed=SEED)
-print("2.", fit_far)
+widths = {"all": [], "half": []}
+for seed in range(settings.budget(5, 2)):
+    for size, trials_of in (("all", sim_trials), ("half", half)):
+        ci = fit_preference(simulate_answers(trials_of, true_saving=TRUE_SAVING, seed=seed),
+                            n_boot=N_BOOT, seed=seed).saving_ci
+        widths[size].append(ci[1] - ci[0])
+width_all, width_half = np.mean(widths["all"]), np.mean(widths["half"])
+print(f"mean 95 % interval width: {width_all:.3f} with {N_SIM_PARTICIPANTS} participants, "
+      f"{width_half:.3f} with half ({width_half / width_all:.2f}x)")
 
-# %% [markdown]
-# 1. The interval's width scales like $1/\sqrt{n}$ in the number of independent participants, so
-#    half the class gives an interval about $\sqrt2 \approx 1.4$ times wider (noisy at small $n$).
-# 2. A saving of 80 % puts $c_{eq} = r / 0.2 = 5r$, i.e. 1/9.6, beyond the largest tested CBR 1/12:
-#    the fit extrapolates and says so. Add reference CBRs such as 1/8 and 1/6.
-# 3. Answers from one person are correlated (their bias, their screen, their attention); treating
-#    them as independent would make the interval too narrow.
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Solution to exercise 2
+#
+# A saving of 80 % puts $c_{eq} = r / 0.2 = 5r$, i.e. 1/9.6, beyond the largest tested CBR 1/12:
+# the fit extrapolates and says so. Add reference CBRs such as 1/8 and 1/6.
+
+# %%
+fit_far = fit_preference(simulate_answers(sim_trials, true_saving=0.8, seed=SEED), n_boot=N_BOOT, seed=SEED)
+print(fit_far)
+print("extrapolated:", fit_far.extrapolated)
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Solution to exercise 3
+#
+# Answers from one person are correlated (their bias, their screen, their attention); treating
+# them as independent pretends we have far more information than we do, and the interval comes
+# out too narrow. Label every answer as its own "participant" and the bootstrap does exactly that:
+
+# %%
+by_answer = [{**r, "participant": f"answer{i}"} for i, r in enumerate(records) if r["kind"] == "compare"]
+fit_answers = fit_preference(by_answer, n_boot=N_BOOT, seed=SEED)
+width_answers = fit_answers.saving_ci[1] - fit_answers.saving_ci[0]
+print(f"95 % interval resampling participants: {hi - lo:.3f} wide; resampling answers: "
+      f"{width_answers:.3f} wide")
