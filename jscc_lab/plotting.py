@@ -16,7 +16,8 @@ __all__ = ["show_images", "plot_curves", "plot_quality_vs_cbr"]
 def show_images(images, titles=None, ncols: int | None = None, size: float = 3.0, axes=None):
     """Show a list of ``(1, 3, H, W)`` / ``(3, H, W)`` tensors (or one ``(N, 3, H, W)``) in a grid.
 
-    Returns the matplotlib figure.
+    Returns the matplotlib figure. In a notebook, assign it (``fig = show_images(...)``): a figure
+    returned as a cell's last value is shown twice (once by the inline backend, once as the value).
     """
     if isinstance(images, torch.Tensor):
         images = list(images) if images.ndim == 4 else [images]
@@ -44,7 +45,8 @@ def show_images(images, titles=None, ncols: int | None = None, size: float = 3.0
 
 def plot_curves(x, curves: dict, xlabel: str, ylabel: str, ax=None, title: str | None = None,
                 **plot_kw):
-    """Plot several named curves ``{label: ys}`` over a shared ``x``; returns the axes."""
+    """Plot several named curves ``{label: ys}`` over a shared ``x``; returns the axes (in a
+    notebook, assign them, ``ax = plot_curves(...)``, or their repr ends the cell's output)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.5))
     for label, ys in curves.items():
