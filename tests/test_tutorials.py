@@ -1,7 +1,8 @@
 """Every tutorial follows the notebook conventions of DESIGN.md ("Tutorials"):
 
 - a **You will learn** block and its **Requirements** (time, CPU/GPU, data) before the first code;
-- an ``## Exercises`` cell with numbered exercises ``1.``, ``2.``, ...;
+- an ``## Exercises`` heading (a line of a markdown cell) followed in that cell by the numbered
+  exercises ``1.``, ``2.``, ...;
 - per exercise one worked solution, hidden by default: a markdown cell that starts with
   ``### Solution to exercise N`` and carries the cell metadata ``jp-MarkdownHeadingCollapsed: true``
   (JupyterLab and Notebook 7 open the heading folded, with the cells below it until the next
@@ -31,6 +32,7 @@ import pytest
 TUTORIALS = Path(__file__).resolve().parents[1] / "tutorials"
 SOLUTION = re.compile(r"^###\s+Solution to exercise\s+(\d+)\b", re.IGNORECASE)
 HEADING = re.compile(r"^(#{1,6})\s")
+EXERCISES = re.compile(r"^##\s+Exercises\s*$", re.M)
 #: bare calls whose value Jupyter would show a second time (a figure) or as a repr
 FIGURE_CALLS = {"show_images", "plot_curves", "plot_quality_vs_cbr", "manual_seed"}
 #: receivers whose method calls return matplotlib artists, and the methods that return None
@@ -96,12 +98,15 @@ def check_tutorial(nb) -> list[str]:
         problems.append("no **Requirements** block (time, CPU/GPU, data) before the first code cell")
 
     exercises_at = [i for i, c in enumerate(cells)
-                    if c.cell_type == "markdown" and c.source.lstrip().startswith("## Exercises")]
+                    if c.cell_type == "markdown" and EXERCISES.search(c.source)]
     numbers: list[int] = []
     if len(exercises_at) != 1:
-        problems.append(f"expected one '## Exercises' markdown cell, found {len(exercises_at)}")
+        problems.append(f"expected one '## Exercises' heading in a markdown cell, found {len(exercises_at)}")
     else:
-        numbers = [int(n) for n in re.findall(r"^(\d+)\.\s", cells[exercises_at[0]].source, re.M)]
+        text = cells[exercises_at[0]].source
+        text = text[EXERCISES.search(text).end():]
+        text = text[:m.start()] if (m := re.search(r"^#{1,6}\s", text, re.M)) else text
+        numbers = [int(n) for n in re.findall(r"^(\d+)\.\s", text, re.M)]
         if not numbers or numbers != list(range(1, len(numbers) + 1)):
             problems.append(f"exercises must be numbered 1., 2., ... at the line start; found {numbers}")
 
@@ -147,7 +152,7 @@ def check_tutorial(nb) -> list[str]:
         stray = _stray_repr(cell.source)
         if stray:
             problems.append(f"cell {i} ends in `{stray}`: Jupyter shows its value (a second figure "
-                            "or a repr); end the line with ';' or assign it")
+                            "or a repr); assign it (`fig = ...`, `_ = ...`) or end the line with ';'")
         for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
             func = call.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
@@ -222,6 +227,7 @@ def test_checker_accepts_the_synthetic_notebook():
     ("# **You will learn**\n", "", "You will learn"),
     ("# **Requirements**: a CPU, a second.\n", "", "Requirements"),
     ("# ## Exercises\n", "# ## Things to try\n", "'## Exercises'"),
+    ("# 2. **Subtract.**", "# - **Subtract.**", "exercise 2, which does not exist"),
     ("# %% [markdown] jp-MarkdownHeadingCollapsed=true\n# ### Solution to exercise 2\n",
      "# %% [markdown]\n# ### Solution to exercise 2\n", "exercise 2 is not hidden"),
     ("# %% [markdown] jp-MarkdownHeadingCollapsed=true\n# ### Solution to exercise 2\n\n# %%\nprint(2 - 2)\n",
