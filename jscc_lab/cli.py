@@ -2,7 +2,7 @@
 ``main(argv)`` is what the console script and the tests call.
 
     jscc-lab demo [--out DIR] [--snr 0 10 20]
-    jscc-lab explore [--port 8866] [--no-browser]
+    jscc-lab explore [--ip 127.0.0.1] [--port 8866] [--max-sessions 8] [--cull-idle 300] [--no-browser]
     jscc-lab train CONFIG.toml [--resume | --overwrite] [--set KEY=VALUE ...]
 
 A user error (a missing or malformed config, a ``--set`` value of the wrong type, an unwritable
@@ -35,7 +35,7 @@ examples:
   jscc-lab demo --out jscc_lab_demo
   jscc-lab train jscc_lab/configs/adjscc_cpu.toml --set steps=500 --set cbr=1/48
   jscc-lab train runs/adjscc-cpu/config.toml --resume
-  jscc-lab explore --port 8866 --no-browser"""
+  jscc-lab explore --ip 0.0.0.0 --port 8866 --max-sessions 30 --no-browser"""
 
 #: the files that mark a folder as holding a training run
 RUN_FILES = ("last.pt", "best.pt", "config.toml")
@@ -360,9 +360,20 @@ def _explore(args) -> int:
     from .apps import serve
 
     try:
-        return serve(port=args.port, open_browser=not args.no_browser)
-    except OSError as err:  # e.g. voila is not installed
+        return serve(port=args.port, open_browser=not args.no_browser, ip=args.ip,
+                     max_kernels=args.max_sessions, cull_idle=args.cull_idle)
+    except OSError as err:  # voila is not installed, the port is taken, ...
         raise UserError(err) from None
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
 
 
 # ---- the parser ------------------------------------------------------------------------------
@@ -400,9 +411,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="plain log lines instead of a progress bar")
     train.set_defaults(func=_train)
 
+    explore_help = ("serve the explorer widgets (tutorial 09) as a web page (Voila, code hidden); "
+                    "every open page runs its own kernel (about 1 GiB), so the number of pages "
+                    "at once is capped and kernels whose page is gone are shut down; Ctrl-C or "
+                    "SIGTERM ends the server and every kernel")
     explore = sub.add_parser("explore", help="serve the explorer widgets as a web page (Voila)",
-                             description="serve the explorer widgets (tutorial 09) at http://127.0.0.1:PORT")
-    explore.add_argument("--port", type=_port, default=8866, help="local port of the web page")
+                             description=explore_help)
+    explore.add_argument("--ip", default="127.0.0.1",
+                         help="address to listen on; 0.0.0.0 serves every network interface (a class)")
+    explore.add_argument("--port", type=_port, default=8866, help="port of the web page")
+    explore.add_argument("--max-sessions", type=_count, default=8, metavar="N",
+                         help="most pages (kernels) at once; more get a 'sessions in use' page; 0: no limit")
+    explore.add_argument("--cull-idle", type=_count, default=300, metavar="SECONDS",
+                         help="shut a kernel down after this long with no page connected; 0: never")
     explore.add_argument("--no-browser", action="store_true", help="do not open a browser")
     explore.set_defaults(func=_explore)
 

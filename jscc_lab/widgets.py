@@ -1,4 +1,5 @@
-"""ipywidgets front ends for a class: the paired-comparison user study (and the explorer).
+"""ipywidgets front ends for a class: the paired-comparison user study, the explorer and the
+explorer of the web page (:func:`explorer_app`).
 
 Widgets are thin: the logic they drive lives in :mod:`jscc_lab.user_study` (trials, recording,
 analysis), so it is tested without a browser. Each widget object keeps its controls as
@@ -24,13 +25,15 @@ from .channels import cbr_label
 from .data import to_image
 from .user_study import ATTENTION, ResultsFile, Trial, make_trials
 
-__all__ = ["user_study", "UserStudy", "explorer", "Explorer", "png_bytes", "attention_distortion"]
+__all__ = ["user_study", "UserStudy", "explorer", "explorer_app", "Explorer", "png_bytes",
+           "attention_distortion"]
 
 
 def png_bytes(x: torch.Tensor) -> bytes:
-    """``(1, 3, H, W)`` image tensor -> PNG bytes for an ``ipywidgets.Image``."""
+    """``(1, 3, H, W)`` image tensor -> PNG bytes for an ``ipywidgets.Image`` (fast zlib level 1:
+    a few percent larger, several times quicker to write than the default)."""
     buf = io.BytesIO()
-    to_image(x).save(buf, format="PNG")
+    to_image(x).save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
 
 
@@ -297,6 +300,8 @@ class Explorer:
     computed once per image, and with ``prefetch=True`` a background thread computes the
     neighbouring SNR and beta positions (nearest first) while the user looks, so a slider step
     usually finds its panels ready. ``status`` shows "computing…" while the foreground works.
+    A separate-coding image that did not arrive is replaced by a note saying so, and why
+    (``lost[name]``); the zoomed crops carry a caption (``zoom_captions[name]``).
 
     Parameters
     ----------
@@ -322,6 +327,9 @@ class Explorer:
         self.crop, self.seed, self.separate = crop, seed, separate
         self.metric_names = tuple(metrics)
         self._scorer = Scorer(self.metric_names, max_bytes=2**28)
+        for fn in self._scorer.functions.values():  # LPIPS / DISTS backbones: about 2x faster on the CPU
+            if isinstance(fn, torch.nn.Module):
+                fn.to(memory_format=torch.channels_last)
         self._cache: dict = {}
         self._lock = threading.Lock()
         self._prefetcher = _Prefetcher(self._compute_panel) if prefetch else None
@@ -346,16 +354,21 @@ class Explorer:
         self.zoom = widgets.Checkbox(value=True, description="zoom ×4 on the centre")
         self.status = widgets.HTML()
         self.panels = {}
+        self.lost = {}  # per panel: the note shown instead of an image that did not arrive
+        self.zoom_captions = {}
         names = ["original", "PSNR deep JSCC", "perceptual deep JSCC"]
         names += ["HEVC + capacity"] if separate else []
         for name in names:
             detail = widgets.Image(format="png")
             detail.add_class("jscc-lab-pixelated")  # the x4 zoom is done by the browser
             self.panels[name] = (widgets.Image(format="png"), detail, widgets.HTML())
+            self.lost[name] = widgets.HTML(layout=widgets.Layout(display="none"))
+            self.zoom_captions[name] = widgets.HTML("<small>centre, zoomed ×4</small>")
         for control in (self.image_choice, self.snr, self.cbr, self.beta, self.channel_choice, self.zoom):
             control.observe(self.update, names="value")
         self.upload.observe(self._on_upload, names="value")
-        columns = [widgets.VBox([widgets.HTML(f"<b>{name}</b>"), img, zoom, text])
+        columns = [widgets.VBox([widgets.HTML(f"<b>{name}</b>"), img, self.lost[name],
+                                 self.zoom_captions[name], zoom, text])
                    for name, (img, zoom, text) in self.panels.items()]
         self.widget = widgets.VBox([
             widgets.HTML("<style>.jscc-lab-pixelated { image-rendering: pixelated; }</style>"),
@@ -372,20 +385,30 @@ class Explorer:
 
     @staticmethod
     def _shipped_models() -> dict:
+        """Every shipped AWGN checkpoint by ``(kind, cbr)``; a rate-adaptive model (the stronger
+        family) wins where both exist, so the single-CBR checkpoints it covers are not loaded.
+        Models are put in ``channels_last`` (their convolutions run faster on the CPU)."""
         from . import pretrained
         from .models import AtCBR
 
-        models, adaptive = {}, {}
-        for name in pretrained.available():
+        names = pretrained.available()
+        models = {}
+        for name in names:
+            parts = name.split("-")
+            if _parse_checkpoint_name(name) or "awgn" not in parts:
+                continue
+            kind = "psnr" if "psnr" in parts else ("perceptual" if "perceptual" in parts else None)
+            if kind is None:
+                continue
+            model = pretrained.load(name).to(memory_format=torch.channels_last)
+            for cbr in getattr(model, "cbrs", ()):  # rate-adaptive: its CBRs come from the model
+                models[(kind, cbr)] = AtCBR(model, cbr)
+            if not getattr(model, "cbrs", ()) and getattr(model, "cbr", None):
+                models[(kind, model.cbr)] = model
+        for name in names:
             parsed = _parse_checkpoint_name(name)
-            if parsed and parsed[1] == "awgn":
-                models[(parsed[0], parsed[2])] = pretrained.load(name)
-            elif "-awgn" in name and ("psnr" in name.split("-") or name.startswith("perceptual")):
-                model = pretrained.load(name)  # rate-adaptive: one checkpoint, its CBRs from the model
-                kind = "psnr" if "psnr" in name.split("-") else "perceptual"
-                for cbr in getattr(model, "cbrs", ()):
-                    adaptive[(kind, cbr)] = AtCBR(model, cbr)
-        models.update(adaptive)  # a rate-adaptive model (the stronger family) wins where both exist
+            if parsed and parsed[1] == "awgn" and (parsed[0], parsed[2]) not in models:
+                models[(parsed[0], parsed[2])] = pretrained.load(name).to(memory_format=torch.channels_last)
         return models
 
     def _on_upload(self, change) -> None:
@@ -443,11 +466,7 @@ class Explorer:
             return torch.Generator().manual_seed(self.seed * 1000 + int(snr * 10))
 
         if system == "HEVC + capacity":
-            from .baselines import separate_transmit
-
-            return self._cached(("separate",) + base, lambda: separate_transmit(
-                x, codec="hevc", cbr=cbr, snr_db=snr, channel=self._channel(view.channel),
-                channel_code="capacity", generator=generator()).x_hat)
+            return self._separate(view)[0]
         kind = "psnr" if system.startswith("PSNR") else "perceptual"
         model = self.models.get((kind, cbr))
         if model is None:
@@ -460,6 +479,21 @@ class Explorer:
                 return self._cached((kind, "x", view.beta) + base, lambda: model.decode(
                     y, snr, size=tuple(x.shape[-2:]), beta=view.beta))
             return self._cached((kind, "x") + base, lambda: model.decode(y, snr, size=tuple(x.shape[-2:])))
+
+    def _separate(self, view: _View) -> tuple[torch.Tensor, str]:
+        """Separate coding at ``view``: ``(x_hat, reason)``, ``reason`` ``""`` or why the image
+        was lost (``"budget"``, ``"outage"``, ``"decoding"``); cached."""
+        from .baselines import separate_transmit
+
+        def run():
+            g = torch.Generator().manual_seed(self.seed * 1000 + int(view.snr * 10))  # as the models
+            result = separate_transmit(self._image(view), codec="hevc", cbr=view.cbr, snr_db=view.snr,
+                                       channel=self._channel(view.channel), channel_code="capacity",
+                                       generator=g)
+            return result.x_hat, result.reason[0] if bool(result.failed[0]) else ""
+
+        return self._cached(("separate", view.image, view.image_id, view.side, view.cbr, view.snr,
+                             view.channel), run)
 
     def _scores(self, x, x_hat) -> str:
         values = self._scorer(x, x_hat)
@@ -475,21 +509,23 @@ class Explorer:
             view = view._replace(beta=0.0)
         return ("panel", name, view)
 
-    def _compute_panel(self, key) -> tuple[bytes, bytes, str] | None:
-        """PNG, zoom PNG and metric text of one panel (``None`` without a checkpoint); cached."""
+    def _compute_panel(self, key) -> tuple[bytes, bytes, str, str] | None:
+        """PNG, zoom PNG, metric text and why the image was lost (``""`` if it arrived) of one
+        panel (``None`` without a checkpoint); cached."""
         _, name, view = key
 
         def render():
             x_hat = self.reconstruct(name, view)
             if x_hat is None:
                 return None
+            lost = self._separate(view)[1] if name == "HEVC + capacity" else ""
             h, w = x_hat.shape[-2:]
             zoom = b""
             if view.zoom:
                 zoom = png_bytes(x_hat[..., h // 2 - h // 8: h // 2 + h // 8, w // 2 - w // 8: w // 2 + w // 8])
             text = "" if name == "original" else self._cached(  # the zoom does not change scores
                 ("scores", name, view._replace(zoom=False)), lambda: self._scores(self._image(view), x_hat))
-            return png_bytes(x_hat), zoom, text
+            return png_bytes(x_hat), zoom, text, lost
 
         return self._cached(key, render)
 
@@ -544,19 +580,25 @@ class Explorer:
         with context:
             for name, (img, zoom, text) in self.panels.items():
                 panel = self._panel(name, view)
+                lost, caption = self.lost[name], self.zoom_captions[name]
                 if panel is None:
                     img.value, zoom.value = b"", b""
-                    img.layout.display = zoom.layout.display = "none"
+                    img.layout.display = zoom.layout.display = caption.layout.display = "none"
+                    lost.layout.display = "none"
                     text.value = f"<i>no shipped checkpoint at CBR {cbr_label(view.cbr)}</i>"
                     continue
-                picture, detail, scores = panel
-                img.layout.display = ""
-                zoom.layout.display = "" if detail else "none"
+                picture, detail, scores, reason = panel
                 if img.value != picture:
                     img.value = picture
                 if zoom.value != detail:
                     zoom.value = detail
                     zoom.width = str(4 * (view.side // 4))
+                if reason:  # say so instead of showing the receiver's grey stand-in
+                    lost.value = _lost_note(reason, view.side)
+                    scores += " <small>(scored as the mid-grey image the receiver shows)</small>"
+                img.layout.display = "none" if reason else ""
+                lost.layout.display = "" if reason else "none"
+                zoom.layout.display = caption.layout.display = "" if detail and not reason else "none"
                 text.value = scores
         self.status.value = (f"{view.image}, {view.side}x{view.side} crop, CBR {cbr_label(view.cbr)}, "
                              f"{view.snr:g} dB, {view.channel}: "
@@ -565,8 +607,48 @@ class Explorer:
             self._prefetcher.plan(self._neighbours(view))
 
 
+_LOST_WHY = {"budget": "even the smallest HEVC file needs more bits than the channel carries",
+             "outage": "the fade was too deep for the code rate (outage)",
+             "decoding": "the channel decoder failed"}
+
+
+def _lost_note(reason: str, side: int) -> str:
+    """A box the size of the image saying that it did not arrive, and why."""
+    why = _LOST_WHY.get(reason, reason)
+    return (f'<div style="width:{side}px;height:{side}px;box-sizing:border-box;display:flex;'
+            'flex-direction:column;justify-content:center;align-items:center;text-align:center;'
+            'border:2px dashed #b00020;color:#b00020;padding:8px">'
+            f"<b>image lost: decoding failed</b><small>{why}</small></div>")
+
+
 def explorer(images=None, models=None, crop: int = 256, metrics=("psnr", "lpips"), separate=True,
              prefetch: bool = True):
     """Build an :class:`Explorer`; leave it as a cell's last line (or ``display`` it) to show it."""
     return Explorer(images=images, models=models, crop=crop, metrics=metrics, separate=separate,
                     prefetch=prefetch)
+
+
+def explorer_app(**kwargs) -> widgets.VBox:
+    """The explorer of the web page (``jscc-lab explore``): a status line shows at once
+    ("loading the models…") while a background thread builds the :class:`Explorer` (``kwargs``
+    as for :func:`explorer`) and draws its first view; then the status turns to ready (or says
+    why the explorer could not start) and the explorer appears below it."""
+    import html
+
+    status = widgets.HTML("<b>Loading the models…</b> the first view appears in 10-20 s")
+    box = widgets.VBox([status])
+    started = time.perf_counter()
+
+    def build():
+        try:
+            box.explorer = Explorer(**kwargs)
+        except Exception as err:  # noqa: BLE001  (shown on the page, where the lecturer looks)
+            status.value = (f"<b>The explorer could not start:</b> {html.escape(type(err).__name__)}: "
+                            f"{html.escape(str(err))}")
+            return
+        box.children = [status, box.explorer.widget]
+        status.value = (f"<b>Ready</b> (models loaded and first view drawn in "
+                        f"{time.perf_counter() - started:.0f} s): move a slider")
+
+    threading.Thread(target=build, name="explorer-build", daemon=True).start()
+    return box

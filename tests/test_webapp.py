@@ -1,77 +1,72 @@
-"""The explorer served by Voila, driven in a real headless Chromium (Playwright).
+"""The explorer served by ``jscc-lab explore`` (Voila), driven in a real headless Chromium
+(Playwright), and its load test (``benchmarks/explorer_load.py``, whose helpers this file uses).
 
-Needs the system Chromium (``apt-get install -y chromium``, as the README says) and the
-``playwright`` package; skips with the reason only when no browser is installed.
-A screenshot is saved to ``test-artifacts/explorer.png``.
+The browser tests need the system Chromium (``apt-get install -y chromium``, as the README says)
+and the ``playwright`` package; they skip with the reason only when no browser is installed.
+Screenshots go to ``test-artifacts/explorer.png`` and ``explorer_load.png``, the load test's
+numbers to ``test-artifacts/explorer_load.json``.
 """
 
-import os
-import shutil
-import socket
+import importlib.util
+import json
+import signal
 import subprocess
-import time
-import urllib.request
+import sys
 from pathlib import Path
 
 import pytest
 
-from jscc_lab.apps import voila_command
-
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--disable-background-networking", "--disable-component-update", "--no-first-run",
-                 "--disable-sync"]
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on PATH: apt-get install -y chromium"),
-]
+_spec = importlib.util.spec_from_file_location("explorer_load", REPO / "benchmarks" / "explorer_load.py")
+load = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(load)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+
+def browser_test(test):
+    """Slow, and skipped (saying why) without a Chromium."""
+    test = pytest.mark.skipif(load.CHROMIUM is None, reason="no Chromium on PATH: apt-get install -y chromium")(test)
+    return pytest.mark.slow(test)
 
 
 @pytest.fixture(scope="module")
 def explorer_url(tmp_path_factory):
-    port = _free_port()
-    log = open(tmp_path_factory.mktemp("voila") / "voila.log", "w+")
-    env = dict(os.environ, JSCC_LAB_OFFLINE="1")
-    proc = subprocess.Popen(voila_command(port=port, open_browser=False), stdout=log,
-                            stderr=subprocess.STDOUT, env=env, cwd=REPO)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            urllib.request.urlopen(url, timeout=2).close()
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-    if proc.poll() is not None:
-        log.seek(0)
-        pytest.fail(f"voila did not start:\n{log.read()[-3000:]}")
+    proc, url = load.start_explorer(tmp_path_factory.mktemp("voila") / "explore.log")
     yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    load.stop_explorer(proc)
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_explore_prints_ready_and_a_signal_ends_every_process(tmp_path, sig):
+    pytest.importorskip("psutil")
+    proc, url = load.start_explorer(tmp_path / "explore.log")
+    stopped = load.stop_explorer(proc, sig)
+    log = (tmp_path / "explore.log").read_text()
+    assert f"jscc-lab explore: ready at {url}" in log
+    assert stopped["exit_code"] == 0 and f"stopped ({sig.name})" in log
+    assert len(stopped["pids"]) >= 2 and stopped["left"] == []  # jscc-lab and Voila, by pid
+
+
+def test_explore_refuses_a_port_in_use_in_one_line():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "jscc_lab.cli", "explore", "--port", str(port),
+                                 "--no-browser"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and f"port {port}" in result.stderr and "--port" in result.stderr
+
+
+@browser_test
 def test_explorer_page_reacts_to_the_snr_slider(explorer_url):
     sync_api = pytest.importorskip("playwright.sync_api")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=load.CHROMIUM, args=load.CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1500, "height": 1000})
         page.goto(explorer_url, timeout=120_000)
         # the status line ends with the redraw time once the first render is done
@@ -80,6 +75,8 @@ def test_explorer_page_reacts_to_the_snr_slider(explorer_url):
         images = page.locator("img.widget-image")
         page.wait_for_function("document.querySelectorAll('img.widget-image[src^=\"blob:\"], "
                                "img.widget-image[src^=\"data:\"]').length >= 2", timeout=60_000)
+        assert page.locator(".widget-html-content", has_text="Ready").count() == 1
+        assert page.locator(".widget-html-content", has_text="zoomed ×4").count() >= 3
         metrics = page.locator(".widget-html-content", has_text="dB · LPIPS")
         before_status = status.inner_text()
         before_metric = metrics.first.inner_text()
@@ -98,3 +95,21 @@ def test_explorer_page_reacts_to_the_snr_slider(explorer_url):
         assert metrics.first.inner_text() != before_metric
         assert images.nth(2).screenshot() != before_pixels
         browser.close()
+
+
+SESSIONS = 4  # N >= 4 students
+
+
+@browser_test
+def test_a_room_of_students(tmp_path):
+    """N sessions one after another, then together: every page renders and reacts, the cap holds,
+    memory stays below ``load.GIB_PER_SESSION`` per page and returns to the baseline with the
+    kernels, an unconnected kernel is culled, SIGTERM leaves no process behind (by pid)."""
+    pytest.importorskip("playwright.sync_api")
+    pytest.importorskip("psutil")
+    ARTIFACTS.mkdir(exist_ok=True)
+    out = load.run(sessions=SESSIONS, cull_idle=20, log_dir=tmp_path,
+                   screenshot=ARTIFACTS / "explorer_load.png")
+    (ARTIFACTS / "explorer_load.json").write_text(json.dumps(out, indent=1))
+    print(load.report(out))
+    assert load.failures(out) == []

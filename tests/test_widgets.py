@@ -1,5 +1,7 @@
 """The explorer widget: every control redraws its panels (driven the way a slider move is)."""
 
+import time
+
 import pytest
 import torch
 
@@ -107,3 +109,51 @@ def test_a_background_failure_is_raised_by_the_foreground():
     assert any("10.5 dB" in str(error) for _, error in ex._prefetcher.errors)
     with pytest.raises(RuntimeError, match="10.5 dB"):
         ex.snr.value = 11.0
+
+
+def test_a_lost_separate_coding_image_is_said_not_shown_grey():
+    # a 96x96 view at CBR 1/48: no HEVC file fits the bits of 0 dB, one fits those of 20 dB
+    images = {"ramp": torch.linspace(0, 1, 96).repeat(1, 3, 96, 1)}
+    ex = Explorer(images=images, models=_tiny_models(), crop=96, metrics=("psnr",), prefetch=False)
+    ex.snr.value = 0.0
+    img, zoom, text = ex.panels["HEVC + capacity"]
+    lost = ex.lost["HEVC + capacity"]
+    assert ex._separate(ex.view())[1] == "budget"
+    assert "image lost: decoding failed" in lost.value and lost.layout.display == ""
+    assert img.layout.display == "none" and zoom.layout.display == "none"
+    assert "mid-grey" in text.value
+    ex.snr.value = 20.0
+    assert ex._separate(ex.view())[1] == "" and lost.layout.display == "none"
+    assert img.layout.display == "" and "mid-grey" not in text.value
+
+
+def test_the_zoom_row_is_labelled(tiny_explorer):
+    ex = tiny_explorer
+    ex.zoom.value = True
+    ex.snr.value = 20.0
+    for name, caption in ex.zoom_captions.items():  # shown with each zoom that is shown
+        shown = ex.panels[name][1].layout.display
+        assert "zoomed ×4" in caption.value and caption.layout.display == shown, name
+    assert ex.zoom_captions["PSNR deep JSCC"].layout.display == ""
+    ex.zoom.value = False
+    assert all(c.layout.display == "none" for c in ex.zoom_captions.values())
+
+
+def test_the_web_app_says_loading_then_ready():
+    from jscc_lab.widgets import explorer_app
+
+    images = {"noise": torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(4))}
+    box = explorer_app(images=images, models=_tiny_models(), crop=64, metrics=("psnr",), prefetch=False)
+    status = box.children[0]
+    assert "Loading the models" in status.value
+    for _ in range(600):
+        if len(box.children) == 2:
+            break
+        time.sleep(0.1)
+    assert "Ready" in status.value and box.children[1] is box.explorer.widget
+    broken = explorer_app(images={}, models={})
+    for _ in range(100):
+        if "could not start" in broken.children[0].value:
+            break
+        time.sleep(0.1)
+    assert "could not start" in broken.children[0].value and "images is empty" in broken.children[0].value
