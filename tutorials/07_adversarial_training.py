@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -all
+#     cell_metadata_filter: jp-MarkdownHeadingCollapsed,-all
 #     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
@@ -26,9 +26,10 @@
 # - the **realism knob** `beta` (Agustsson et al., CVPR 2023): one checkpoint, decoded anywhere
 #   between the MSE+LPIPS reconstruction (`beta=0`) and the full GAN one (`beta=1`).
 #
-# **Requirements**: a CPU, about 5 minutes; `JSCC_LAB_QUICK=1` takes well under a minute. Uses the
-# shipped checkpoint `assets/checkpoints/perceptual-awgn-cbr1_48.pt` (CPU-trained, small), Kodak and
-# BSDS500, and the offline backbone weights for LPIPS / DISTS.
+# **Requirements**: a CPU, about 6 minutes; `JSCC_LAB_QUICK=1` takes about a minute. Uses the
+# shipped checkpoint `taejscc-perceptual-awgn` (the rate-adaptive model of notebook 04 trained
+# with both stages of the paper on a CPU), Kodak and BSDS500, and the offline backbone weights for
+# LPIPS / DISTS.
 
 # %%
 import tempfile
@@ -37,6 +38,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from jscc_lab import pretrained, settings
+from jscc_lab.channels import cbr_label
 from jscc_lab.data import center_crop, kodak
 from jscc_lab.losses import ADVERSARIAL_LOSSES
 from jscc_lab.metrics import evaluate
@@ -49,12 +51,13 @@ from jscc_lab.train_gan import GANTrainer, PerceptualTrainConfig, TrainingDiverg
 
 # %%
 SEED = 0
-CHECKPOINT = "perceptual-awgn-cbr1_48"
+CHECKPOINT = "taejscc-perceptual-awgn"
+CBR = 1 / 48  # the operating point shown (the model serves 1/96 ... 1/12)
 GAN_STEPS = settings.budget(60, 2)  # steps of the small GAN run
 GUARD_STEPS = settings.budget(40, 4)  # steps of the deliberately unstable run
-BATCH = settings.budget(8, 2)
+BATCH = settings.budget(4, 2)
 N_EVAL = settings.budget(8, 2)  # Kodak crops for the realism sweep
-EVAL_CROP = settings.budget(192, 96)
+EVAL_CROP = settings.budget(256, 128)
 BETAS = [0.0, 0.25, 0.5, 0.75, 1.0]
 SNR_DB = 10.0
 OUT = tempfile.mkdtemp(prefix="jscc_tutorial07_")  # training runs (checkpoints, logs)
@@ -62,32 +65,25 @@ torch.manual_seed(SEED)
 
 
 # %%
-def load_shipped(name):
-    """The registered checkpoint, or the file in assets/checkpoints before it is registered."""
-    if name in pretrained.available():
-        return pretrained.load(name, return_checkpoint=True)
-    path = pretrained.CHECKPOINT_DIR / f"{name}.pt"
-    ckpt = pretrained.load_checkpoint(path)
-    return pretrained.model_from_checkpoint(ckpt).eval(), ckpt
-
-
-model, ckpt = load_shipped(CHECKPOINT)
-print({k: ckpt["provenance"][k] for k in ("device", "steps", "wall_time_s", "stage", "data")})
+model, ckpt = pretrained.load(CHECKPOINT, return_checkpoint=True)
+print(pretrained.info(CHECKPOINT)["description"])
 
 # %% [markdown]
 # ## 1. The discriminator sees what the receiver sees
 # HiFiC's discriminator judges an image *together with* the latent it was decoded from. In JSCC
 # the decoder never has the transmitter's clean latent, only the **received, equalised symbols**
-# `z_rx = s + n` on the latent grid. So our D is conditioned on `z_rx` and the SNR: it asks
-# "is this a plausible original given what was received?" A D given the clean latent could
-# demand details that no receiver can recover.
+# `z_rx = s + n` on the latent grid (here 128 channels at 1/16 resolution, zero in the channels
+# not sent at this CBR). So our D is conditioned on `z_rx` and the SNR: it asks "is this a
+# plausible original given what was received?" A D given the clean latent could demand details
+# that no receiver can recover.
 
 # %%
 x = center_crop(kodak()[22], 64)
 g = torch.Generator().manual_seed(SEED)
 with torch.no_grad():
-    x_hat, z_rx = model(x, SNR_DB, beta=1.0, generator=g, return_latent=True)
-D = Discriminator(latent_channels=model.latent_channels)  # 64-128-256-512, spectral norm, LeakyReLU 0.2
+    x_hat, z_rx = model(x, SNR_DB, cbr=CBR, beta=1.0, generator=g, return_latent=True)
+# 64-128-256-512, spectral norm, LeakyReLU 0.2; the received grid is upsampled to the image
+D = Discriminator(latent_channels=model.latent_channels, upsample=model.downsample)
 with torch.no_grad():
     logits = D(x, z_rx, SNR_DB)
 print(f"image {tuple(x.shape)}  received latent {tuple(z_rx.shape)}  ->  patch logits {tuple(logits.shape)}")
@@ -109,7 +105,7 @@ for name, (d_loss, g_loss) in ADVERSARIAL_LOSSES.items():
     axes[1].plot(t, g_loss(t), label=name)
 axes[0].set(xlabel="logit of a fake (real logit fixed at 2)", ylabel="D loss", title="discriminator part")
 axes[1].set(xlabel="logit of a fake", ylabel="G loss", title="generator part")
-axes[1].legend()
+_ = axes[1].legend()
 plt.show()
 
 # %% [markdown]
@@ -117,14 +113,17 @@ plt.show()
 # The schedule of the paper and HiFiC: warm start from a model trained without the adversarial
 # term (here: the shipped checkpoint itself), two Adam optimisers at 1e-4, and per batch one
 # discriminator step (real crops vs detached reconstructions) then one generator step on
-# `0.01 * MSE_255 + LPIPS + 5 * beta * G_ns`, with `beta ~ U[0, 1]` drawn per image.
+# `0.01 * MSE_255 + LPIPS + 5 * beta * G_ns`, with `beta ~ U[0, 1]` and one CBR drawn per image.
+# As in the shipped run, the TAEF2 encoder stays frozen and its GAN-trained decoder is fine-tuned
+# at a quarter of the learning rate.
 
 # %%
-warm = pretrained.CHECKPOINT_DIR / f"{CHECKPOINT}.pt"
+warm = pretrained.CHECKPOINT_DIR / pretrained.info(CHECKPOINT)["file"]
 spec = ckpt["model"]["kwargs"]
-common = dict(cbr=spec["cbr"], width=spec["width"], generator_width=spec["generator_width"],
-              res_blocks=spec["res_blocks"], stage="gan", init_from=str(warm), crop=64,
-              batch_size=BATCH, val_images=2, val_crop=64, device="cpu", seed=SEED, log_every=1,
+common = dict(model="taejscc", width=spec["width"], blocks=spec["blocks"],
+              cbrs=[cbr_label(c) for c in model.cbrs], stage="gan", init_from=str(warm),
+              freeze=["ae_encoder"], pretrained_modules=["ae_decoder"], pretrained_lr_fraction=0.25,
+              crop=64, batch_size=BATCH, val_images=2, val_crop=64, device="cpu", seed=SEED, log_every=1,
               sample_every=0)
 config = PerceptualTrainConfig(name="gan-demo", steps=GAN_STEPS, val_every=GAN_STEPS,
                                checkpoint_every=GAN_STEPS, out_dir=f"{OUT}/gan", **common)
@@ -136,12 +135,12 @@ fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
 steps = [h["step"] for h in logs]
 axes[0].plot(steps, [h["d_real"] for h in logs], label="mean D logit, real")
 axes[0].plot(steps, [h["d_fake"] for h in logs], label="mean D logit, fake")
-axes[0].legend()
+_ = axes[0].legend()
 axes[0].set(xlabel="step", title="who is winning?")
 axes[1].plot(steps, [h["d_loss"] for h in logs], label="D loss")
 axes[1].plot(steps, [h["g_adv"] for h in logs], label="G adversarial loss")
 axes[1].plot(steps, [h["lpips"] for h in logs], label="LPIPS (train)")
-axes[1].legend()
+_ = axes[1].legend()
 axes[1].set(xlabel="step", title="losses")
 plt.show()
 
@@ -173,7 +172,7 @@ except TrainingDiverged as err:
 
 # %% [markdown]
 # ## 4. The realism knob
-# The generator is FiLM-conditioned on `beta`, and in training the adversarial loss of each image
+# The receiver is FiLM-conditioned on `beta`, and in training the adversarial loss of each image
 # is weighted by its own `beta`. So `beta = 0` was only ever asked for MSE + LPIPS and `beta = 1`
 # for the full GAN objective, and the receiver picks any point in between **after** the
 # transmission: the same received symbols are decoded at every `beta` below.
@@ -182,15 +181,17 @@ except TrainingDiverged as err:
 images = [center_crop(im, EVAL_CROP) for im in kodak()[:N_EVAL]]
 batch = torch.cat(images)
 with torch.no_grad():
-    s = model.encode(batch, SNR_DB)
+    s = model.encode(batch, SNR_DB, cbr=CBR)
     y = model.channel(s, SNR_DB, generator=torch.Generator().manual_seed(SEED))
-    recon = {beta: model.decode(y, SNR_DB, beta=beta, size=batch.shape[-2:]) for beta in BETAS}
+    recon = {beta: model.decode(y, SNR_DB, cbr=CBR, beta=beta, size=batch.shape[-2:]) for beta in BETAS}
 scores = {beta: {k: v.mean().item() for k, v in evaluate(batch, r, metrics=("psnr", "lpips", "dists")).items()}
           for beta, r in recon.items()}
+print(f"{N_EVAL} Kodak crops ({EVAL_CROP} px), CBR {cbr_label(CBR)}, AWGN {SNR_DB:g} dB")
 print("beta   PSNR (dB)  LPIPS   DISTS")
 for beta, sc in scores.items():
     print(f"{beta:4.2f}   {sc['psnr']:7.2f}  {sc['lpips']:.4f}  {sc['dists']:.4f}")
-show_images([batch[:1], *(recon[b][:1] for b in BETAS)], titles=["original", *(f"beta={b:g}" for b in BETAS)])
+k = min(3, N_EVAL - 1)  # kodim04, a face, when there are enough crops
+fig = show_images([batch[k : k + 1], *(recon[b][k : k + 1] for b in BETAS)], titles=["original", *(f"beta={b:g}" for b in BETAS)])
 plt.show()
 
 # %%
@@ -201,17 +202,83 @@ for b in BETAS:
 ax.set(xlabel="PSNR (dB, distortion: higher is better)", ylabel="DISTS (perception: lower is better)",
        title="one checkpoint, a distortion-perception curve")
 plt.show()
+assert scores[1.0]["psnr"] < scores[0.0]["psnr"], "realism costs PSNR"
+assert scores[1.0]["dists"] < scores[0.0]["dists"], "... and buys perceptual quality (DISTS)"
 
 # %% [markdown]
-# The shipped checkpoint was trained on a CPU for minutes, so the effect is modest; the GPU
-# configs (`jscc_lab/configs/perceptual_gpu_*.toml`, notebook 08) train the paper-size model.
+# Turning `beta` from 0 to 1 walks along a perception-distortion curve: PSNR falls, DISTS falls
+# (better). The full Kodak-24 numbers, at every CBR and for LPIPS-vgg too, are in the README
+# (`benchmarks/bandwidth_saving.py`, realism table).
 #
 # ## Exercises
 # 1. Switch `gan_loss` to `"hinge"` and `"least_squares"` in the small run. How do the D logits
 #    behave differently?
 # 2. Set `r1_weight=1.0`. What does the R1 penalty do to the real logits?
-# 3. Give the discriminator the *transmitter's* latent instead of `z_rx` (edit a copy of
-#    `GANTrainer.training_step`). Why would a deployed receiver not be able to use such a model
-#    fairly, and what would the generator learn?
+# 3. Give the discriminator the *transmitter's* latent instead of `z_rx`. Why would a deployed
+#    receiver not be able to use such a model fairly, and what would the generator learn?
 # 4. Decode one received image at `beta = 1` with 8 different channel noise draws. Which details
 #    change from draw to draw? Those are the ones the generator invents.
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Solution to exercise 1
+#
+# The non-saturating and least-squares losses keep the logits near the decision boundary; the
+# hinge loss stops pushing once a logit passes its margin (real > 1, fake < -1), so its logits
+# spread further apart before D stops learning from those samples.
+
+# %%
+for loss in ("hinge", "least_squares"):
+    cfg = PerceptualTrainConfig(name=f"gan-{loss}", steps=max(2, GAN_STEPS // 3), val_every=GAN_STEPS,
+                                checkpoint_every=GAN_STEPS, out_dir=f"{OUT}/{loss}", gan_loss=loss, **common)
+    hist = [h for h in GANTrainer(cfg, progress=False).fit()["history"] if "d_loss" in h]
+    print(f"{loss:14s} last D logits: real {hist[-1]['d_real']:+.3f}, fake {hist[-1]['d_fake']:+.3f}")
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Solution to exercise 2
+#
+# R1 penalises the gradient of D on real images, so D cannot make its real logits arbitrarily
+# confident: they stay smaller and D's decisions smoother.
+
+# %%
+cfg = PerceptualTrainConfig(name="gan-r1", steps=max(2, GAN_STEPS // 3), val_every=GAN_STEPS,
+                            checkpoint_every=GAN_STEPS, out_dir=f"{OUT}/r1", r1_weight=1.0, **common)
+hist = [h for h in GANTrainer(cfg, progress=False).fit()["history"] if "d_loss" in h]
+print(f"with R1: last D logits real {hist[-1]['d_real']:+.3f}, fake {hist[-1]['d_fake']:+.3f}")
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Solution to exercise 3
+#
+# A receiver never has the transmitter's latent, so D would judge images against information
+# the generator cannot have: it would reward details the received symbols do not support, and
+# the generator would learn to invent them confidently (hallucination). Conditioning on `z_rx`
+# asks only for what is plausible given what arrived. The two conditions differ by the channel
+# noise, which at low SNR is as large as the signal:
+
+# %%
+with torch.no_grad():
+    s1 = model.encode(x, 0.0, cbr=CBR)
+    y1 = model.channel(s1, 0.0, generator=torch.Generator().manual_seed(SEED))
+print(f"at 0 dB: |noise|^2 / |symbols|^2 = {(y1 - s1).abs().square().mean() / s1.abs().square().mean():.2f}")
+
+# %% [markdown] jp-MarkdownHeadingCollapsed=true
+# ### Solution to exercise 4
+#
+# The map of the per-pixel standard deviation over noise draws lights up in textures (foliage,
+# hair, water), not on edges: the generator redraws fine texture each time, while structure
+# carried by the symbols stays put. At `beta = 0` the spread is smaller.
+
+# %%
+x4 = images[0]
+spread = {}
+with torch.no_grad():
+    s4 = model.encode(x4, SNR_DB, cbr=CBR)
+    for beta in (0.0, 1.0):
+        draws = torch.cat([model.decode(model.channel(s4, SNR_DB, generator=torch.Generator().manual_seed(k)),
+                                        SNR_DB, cbr=CBR, beta=beta, size=x4.shape[-2:]) for k in range(8)])
+        spread[beta] = draws.std(0).mean(0)
+fig, axes = plt.subplots(1, 2, figsize=(8, 4))
+for ax, (beta, m) in zip(axes, spread.items()):
+    ax.imshow(m, cmap="magma", vmin=0, vmax=float(max(v.max() for v in spread.values())))
+    ax.set(title=f"per-pixel std over 8 draws, beta={beta:g}")
+    ax.axis("off")
+plt.show()
