@@ -234,3 +234,30 @@ def test_gan_config_with_taejscc_loads_from_toml(tmp_path):
     assert gan.init_from.startswith(str(stage1.output_dir))
     assert (stage1.mse_weight, stage1.lpips_weight, stage1.lpips_net) == (0.01, 1.0, "alex")
     assert (gan.adversarial_weight, gan.gan_loss) == (5.0, "non_saturating")
+
+
+# ---- the shipped perceptual checkpoint ------------------------------------------------------------
+
+
+def test_shipped_perceptual_checkpoint_realism_knob_and_colours(data_root):
+    """One received signal decoded at beta 0, 0.5, 1: DISTS (not in the loss) falls step by step,
+    PSNR falls from 0 to 1, and no colour cast (per-channel mean shift, chroma kept) at any beta."""
+    from jscc_lab import pretrained
+    from jscc_lab.data import center_crop, kodak
+    from jscc_lab.metrics import evaluate
+
+    model = pretrained.load("taejscc-perceptual-awgn")
+    assert model.realism and len(model.cbrs) == 4
+    x = torch.cat([center_crop(im, 192) for im in kodak()[:6]])
+    with torch.no_grad():
+        y = model.channel(model.encode(x, 10.0, cbr="1/48"), 10.0, generator=torch.Generator().manual_seed(0))
+        scores = {b: {k: v.mean().item() for k, v in evaluate(
+            x, model.decode(y, 10.0, cbr="1/48", beta=b, size=x.shape[-2:]),
+            metrics=("psnr", "dists", "bias_r", "bias_g", "bias_b", "chroma_ratio")).items()}
+            for b in (0.0, 0.5, 1.0)}
+    dists = [scores[b]["dists"] for b in (0.0, 0.5, 1.0)]
+    assert dists[0] > dists[1] > dists[2], dists
+    assert scores[1.0]["psnr"] < scores[0.0]["psnr"], scores
+    for b, s in scores.items():
+        assert max(abs(s["bias_r"]), abs(s["bias_g"]), abs(s["bias_b"])) < 0.02, (b, s)
+        assert 0.85 < s["chroma_ratio"] < 1.15, (b, s)

@@ -61,7 +61,7 @@ EVAL_CROP = settings.budget(256, 128)
 BETAS = [0.0, 0.25, 0.5, 0.75, 1.0]
 SNR_DB = 10.0
 OUT = tempfile.mkdtemp(prefix="jscc_tutorial07_")  # training runs (checkpoints, logs)
-torch.manual_seed(SEED)
+_ = torch.manual_seed(SEED)
 
 
 # %%

@@ -72,12 +72,20 @@ def _cbr_channels(cbr) -> int:
     return m
 
 
+#: ``beta`` enters the receiver's conditioning as ``BETA_GAIN * beta``. Its weights start at zero
+#: and Adam moves each weight by about ``lr`` per step whatever the gradient's size, so without a
+#: gain the realism pathway stays ~100 times weaker than the SNR / CBR one for thousands of steps
+#: (measured: after 300 GAN steps at lr 1e-4, |weight| 0.005 against 0.35, and DISTS identical
+#: at beta 0 and 1).
+BETA_GAIN = 32.0
+
+
 class _Condition(nn.Module):
     """``(snr_db, cbr)`` -> conditioning vector ``(N, dim)``: SNR as ``snr/20``, CBR as
     ``log2(m / 128)``, through a two-layer MLP with SiLU.
 
-    ``realism=True`` adds the realism weight ``beta`` ``(N,)``: ``beta`` times a learned vector
-    (``self.beta``, a bias-free ``Linear(1, dim)`` initialised to zero) is added to the first
+    ``realism=True`` adds the realism weight ``beta`` ``(N,)``: ``BETA_GAIN * beta`` times a learned
+    vector (``self.beta``, a bias-free ``Linear(1, dim)`` initialised to zero) is added to the first
     layer's pre-activation. Zero at the start, so the conditioning equals that of a model without
     the realism input (and a checkpoint of one loads into the rest of the weights unchanged).
     """
@@ -97,7 +105,7 @@ class _Condition(nn.Module):
             return self.mlp(c)
         if beta is None:
             raise ValueError("this conditioning has a realism input: pass beta")
-        h = self.mlp[0](c) + self.beta(beta.float().view(-1, 1).to(c.device))
+        h = self.mlp[0](c) + self.beta(BETA_GAIN * beta.float().view(-1, 1).to(c.device))
         for layer in self.mlp[1:]:
             h = layer(h)
         return h
