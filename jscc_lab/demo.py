@@ -31,7 +31,8 @@ def _systems(cbr_tag: str) -> dict:
     systems = {}
     for label, name, kwargs in (
             (f"PSNR deep JSCC on TAEF2 (CBR 1/{round(1 / cbr)})", "taejscc-psnr-awgn", {"cbr": cbr}),
-            (f"perceptual deep JSCC (CBR 1/{round(1 / cbr)})", f"perceptual-awgn-cbr{cbr_tag}", {})):
+            (f"perceptual deep JSCC on TAEF2, β = 1 (CBR 1/{round(1 / cbr)})", "taejscc-perceptual-awgn",
+             {"cbr": cbr, "beta": 1.0})):
         if name not in pretrained.available():
             raise FileNotFoundError(
                 f"checkpoint {name!r} is not in {pretrained.CHECKPOINT_DIR}; the demo needs the "
