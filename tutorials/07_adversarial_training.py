@@ -123,7 +123,7 @@ spec = ckpt["model"]["kwargs"]
 common = dict(model="taejscc", width=spec["width"], blocks=spec["blocks"],
               cbrs=[cbr_label(c) for c in model.cbrs], stage="gan", init_from=str(warm),
               freeze=["ae_encoder"], pretrained_modules=["ae_decoder"], pretrained_lr_fraction=0.25,
-              crop=64, batch_size=BATCH, val_images=2, val_crop=64, device="cpu", seed=SEED, log_every=1,
+              crop=64, batch_size=BATCH, val_images=2, val_crop=64, device="cpu", seed=SEED, log_every=5,
               sample_every=0)
 config = PerceptualTrainConfig(name="gan-demo", steps=GAN_STEPS, val_every=GAN_STEPS,
                                checkpoint_every=GAN_STEPS, out_dir=f"{OUT}/gan", **common)
