@@ -32,8 +32,8 @@
 #   set of weights for CBR 1/96 ... 1/12), where more bandwidth is better at every SNR, and where
 #   it beats HEVC + 5G LDPC on Kodak-24 (at 0 dB and low CBR) and where it does not yet.
 #
-# **Requirements**: a CPU, about 7 minutes on 2 cores for a full run (two short training runs of
-# about 2 minutes each, evaluations on 4 Kodak crops of 256x256); the Kodak-24 full-size numbers
+# **Requirements**: a CPU, about 3 minutes for a full run (130 s on one thread; two short training runs of
+# under a minute each, evaluations on 4 Kodak crops of 256x256); the Kodak-24 full-size numbers
 # are read from the repository's saved benchmark results, not recomputed. `JSCC_LAB_QUICK=1`
 # runs everything with tiny budgets. Needs BSDS500 and Kodak under `$JSCC_LAB_DATA` (downloaded
 # on first use unless `JSCC_LAB_OFFLINE=1`) and the shipped checkpoints (`assets/checkpoints/`).
