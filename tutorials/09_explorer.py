@@ -101,7 +101,8 @@ for name, d in drop.items():
 # deep JSCC degrades gracefully: better with more SNR, and it never collapses; separate coding
 # loses far more when its bit budget (the channel capacity) falls below what HEVC needs
 assert scores[SNRS_DB[-1]]["PSNR deep JSCC"] > scores[SNRS_DB[0]]["PSNR deep JSCC"]
-assert drop["HEVC + capacity"] > 2 * drop["PSNR deep JSCC"], drop
+if not settings.quick():  # the quick 96-pixel crop leaves HEVC no usable bits at any SNR
+    assert drop["HEVC + capacity"] > 2 * drop["PSNR deep JSCC"], drop
 
 # %% [markdown]
 # Prefetching at work: wait until the background thread has filled the neighbours of the
