@@ -42,6 +42,16 @@ def folder(tmp_path):
     return tmp_path
 
 
+@pytest.fixture
+def photos(tmp_path):
+    """p1.png and p2.png, 40x36 random photos, for the end-to-end runs."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for k, name in enumerate(["p1.png", "p2.png"]):
+        _write(folder / name, 40, 36, seed=k)
+    return folder
+
+
 def _one_line(err) -> str:
     text = str(err.value)
     assert "\n" not in text
@@ -165,11 +175,7 @@ def test_cbrs_of_single_cbr_checkpoints(bench):
 # ---- end to end, PSNR only ------------------------------------------------------------------
 
 
-def test_main_on_a_folder_with_rate_adaptive_models_and_rows_from(bench, tmp_path, monkeypatch):
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for k, name in enumerate(["p1.png", "p2.png"]):
-        _write(photos / name, 40, 36, seed=k)
+def test_main_on_a_folder_with_rate_adaptive_models_and_rows_from(bench, photos, tmp_path, monkeypatch):
     torch.manual_seed(0)
     models = {"ours-ra": TAEJSCC(width=8, blocks=1, pretrained=False, cbrs=("1/48", "1/12")),
               "psnr-ra": TAEJSCC(width=8, blocks=1, pretrained=False, cbrs=("1/96", "1/48", "1/24", "1/12"))}
@@ -211,11 +217,8 @@ def test_realism_table_says_whether_dists_falls_by_the_target(bench):
     assert missed[0]["target"] == "missed"
 
 
-def test_main_with_a_realism_model_evaluates_every_beta_and_the_colour_diagnostics(bench, tmp_path, monkeypatch):
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for k, name in enumerate(["p1.png", "p2.png"]):
-        _write(photos / name, 40, 36, seed=k)
+def test_main_with_a_realism_model_evaluates_every_beta_and_the_colour_diagnostics(bench, photos, tmp_path,
+                                                                                   monkeypatch):
     torch.manual_seed(0)
     ours = TAEJSCC(width=8, blocks=1, pretrained=False, cbrs=("1/48", "1/12"), realism=True)
     with torch.no_grad():
