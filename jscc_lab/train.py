@@ -535,11 +535,18 @@ class Trainer:
     # ---- setup ---------------------------------------------------------------------------
 
     def _init_weights(self, path) -> None:
-        """Start from the weights of checkpoint ``path`` (same model spec; strict load)."""
+        """Start from the weights of checkpoint ``path`` (same model spec, except the ``cbrs`` a
+        rate-adaptive model serves, which hold no weights: a single-CBR run may start from a
+        rate-adaptive stage; strict load)."""
         from .pretrained import load_checkpoint
 
+        def spec(s):
+            s = dict(s or {})
+            s["kwargs"] = {k: v for k, v in dict(s.get("kwargs") or {}).items() if k != "cbrs"}
+            return s
+
         ckpt = load_checkpoint(path, map_location=self.device)
-        if ckpt.get("model") != self.config.model_spec():
+        if spec(ckpt.get("model")) != spec(self.config.model_spec()):
             raise ValueError(f"init_from={path} holds model {ckpt.get('model')}, the config asks for "
                              f"{self.config.model_spec()}")
         self.model.load_state_dict(ckpt["state_dict"])

@@ -354,3 +354,27 @@ def test_shipped_rate_adaptive_checkpoint_rises_with_cbr_and_snr(data_root):
     assert all(a < b for a, b in zip(by_snr, by_snr[1:])), by_snr
     assert s.shape[1] == 128 * 128 * 3 // 24
     assert torch.allclose(s.abs().square().mean(1), torch.ones(2), atol=1e-4)
+
+
+def test_a_single_cbr_run_starts_from_a_rate_adaptive_checkpoint(image_dirs, tmp_path):
+    """What rate adaptivity costs is measured by a run at one CBR from the same start: init_from
+    accepts a checkpoint whose model differs only in the CBRs served, nothing else."""
+    from jscc_lab.train import CHECKPOINT_FORMAT, TrainConfig, Trainer, save_checkpoint
+
+    model = small_model()
+    spec = {"name": "taejscc", "channel": "awgn",
+            "kwargs": {"width": 16, "blocks": 1, "cbrs": ["1/96", "1/48", "1/24", "1/12"]}}
+    save_checkpoint({"format": CHECKPOINT_FORMAT, "model": spec, "state_dict": model.state_dict()}, tmp_path / "ra.pt")
+
+    def config(**kw):
+        base = dict(name="one", model="taejscc", width=16, blocks=1, cbrs=["1/48"], crop=32, batch_size=2, steps=1,
+                    device="cpu", threads=1, init_from=str(tmp_path / "ra.pt"), train_dir=str(image_dirs / "train"),
+                    val_dir=str(image_dirs / "val"), val_crop=32, out_dir=str(tmp_path / "run"))
+        return TrainConfig(**{**base, **kw})
+
+    trainer = Trainer(config(), progress=False)
+    assert trainer.model.cbr_names == ("1/48",)
+    for k, v in trainer.model.state_dict().items():
+        assert torch.equal(v, model.state_dict()[k]), k
+    with pytest.raises(ValueError, match="init_from=.* holds model"):
+        Trainer(config(width=8, out_dir=str(tmp_path / "run2")), progress=False)
