@@ -59,6 +59,9 @@ SHIPPED = REPO / "assets" / "checkpoints" / "taejscc-psnr-awgn.pt"
 FORMAT = "jscc_lab.gpu_burst/1"
 MIB = 1 << 20
 PART_BYTES = 16_000_000  # < 16 MiB, the device tool's limit per returned file
+#: weight files the pack carries: LPIPS-alex of the perceptual loss, and the frozen TAEF2 encoder
+#: that the shipped TAEJSCC files leave to its published file (``published_weights``)
+PACK_WEIGHTS = ("alexnet_features", "taef2_encoder")
 RETURN_FILES, RETURN_BYTES = 8, 64 * MIB  # the device tool's limits for the output folder
 
 #: family -> config file (the TOML's ``stage`` key picks the GAN trainer)
@@ -199,6 +202,9 @@ def check_environment(device: torch.device) -> dict:
     env["files"] = files
     if not files["alexnet_features"]:
         env["problems"].append("no alexnet_features.pth: the perceptual stages (LPIPS) will fail")
+    if not files["taef2_encoder"]:
+        env["problems"].append("no taef2_encoder.pth: the shipped TAEJSCC leaves its frozen encoder to it; "
+                               "the TAEJSCC stages will fail")
     if not files["shipped_taejscc"]:
         env["problems"].append(f"no {SHIPPED}: the TAEJSCC stages will fail")
     try:
@@ -543,7 +549,8 @@ def tree_bytes(exclude: Path | None = None) -> int | None:
 
 
 def prepare_data(pack: Path, pack_mib: float | None, val_images: int, min_side: int = 256) -> dict:
-    """Write the data pack: ``data/weights/alexnet_features.pth`` (LPIPS), ``data/train/`` (BSDS500
+    """Write the data pack: ``data/weights/alexnet_features.pth`` (LPIPS) and ``taef2_encoder.pth``
+    (the frozen encoder the shipped TAEJSCC files leave to it), ``data/train/`` (BSDS500
     train+val and ImageNet sample JPEGs, unchanged, alternating, short side >= ``min_side``, as
     many as fit), ``data/val/`` (the first BSDS500 test images) and ``site/lpips`` (the package)."""
     from PIL import Image
@@ -558,13 +565,15 @@ def prepare_data(pack: Path, pack_mib: float | None, val_images: int, min_side: 
     if tree is None and not pack_mib:
         raise ValueError("git cannot list the working tree here, so its size is unknown: pass --pack-mib")
     budget = int(pack_mib * MIB) if pack_mib else 63 * MIB - tree
-    alexnet = find_on_disk("alexnet_features")
-    if alexnet is None:
-        raise FileNotFoundError("alexnet_features.pth is not in $JSCC_LAB_DATA/weights or ~/.cache/jscc_lab/weights")
+    needed = [find_on_disk(name) for name in PACK_WEIGHTS]
+    for name, path in zip(PACK_WEIGHTS, needed):
+        if path is None:
+            raise FileNotFoundError(f"{name}.pth is not in $JSCC_LAB_DATA/weights or ~/.cache/jscc_lab/weights")
     import lpips
 
     (pack / "data" / "weights").mkdir(parents=True)
-    shutil.copyfile(alexnet, pack / "data" / "weights" / alexnet.name)
+    for path in needed:
+        shutil.copyfile(path, pack / "data" / "weights" / path.name)
     shutil.copytree(Path(lpips.__file__).parent, pack / "site" / "lpips",
                     ignore=shutil.ignore_patterns("__pycache__"))
     (pack / "data" / "val").mkdir()
@@ -598,10 +607,10 @@ def prepare_data(pack: Path, pack_mib: float | None, val_images: int, min_side: 
     info = {"tree_mib": round(tree / MIB, 2), "pack_mib": round(used() / MIB, 2),
             "total_mib": round((tree + used()) / MIB, 2), "train_images": len(taken),
             "bsds500": sum(not n.startswith("n") for n in taken), "imagenet_samples": sum(n.startswith("n") for n in taken),
-            "val_images": len(list((pack / "data" / "val").iterdir())), "weights": [alexnet.name]}
+            "val_images": len(list((pack / "data" / "val").iterdir())), "weights": [p.name for p in needed]}
     (pack / "pack.json").write_text(json.dumps(info, indent=1) + "\n")
     print(f"{pack}: {info['train_images']} training images ({info['bsds500']} BSDS500, {info['imagenet_samples']} "
-          f"ImageNet), {info['val_images']} validation images, {alexnet.name}, lpips; {info['pack_mib']} MiB + tree "
+          f"ImageNet), {info['val_images']} validation images, {', '.join(info['weights'])}, lpips; {info['pack_mib']} MiB + tree "
           f"{info['tree_mib']} MiB = {info['total_mib']} MiB of the 64 MiB the device tool carries")
     return info
 

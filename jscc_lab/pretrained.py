@@ -123,6 +123,23 @@ def load_checkpoint(path, map_location="cpu") -> dict:
         raise _unreadable(path, str(err).splitlines()[0] if str(err) else type(err).__name__) from err
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise CheckpointError(f"{path} is not a jscc_lab checkpoint (a dict with a 'state_dict')")
+    return _with_published_weights(ckpt)
+
+
+def _with_published_weights(ckpt: dict) -> dict:
+    """Fill in the modules a checkpoint left to a published weight file.
+
+    ``ckpt["published_weights"]`` maps a module prefix (``"ae_encoder"``) to a name in
+    :data:`jscc_lab.weights.WEIGHTS` (``"taef2_encoder"``): weights that training kept frozen
+    and that :func:`jscc_lab.train.export_checkpoint` checked to be that file's, left out of the
+    file. They are read through :func:`jscc_lab.weights.load_weights` (hash-checked; a missing
+    file names the folder to put it in).
+    """
+    from .weights import load_weights
+
+    for prefix, name in (ckpt.get("published_weights") or {}).items():
+        for key, value in load_weights(name, dtype=None).items():
+            ckpt["state_dict"].setdefault(f"{prefix}.{key}", value)
     return ckpt
 
 

@@ -314,18 +314,36 @@ def save_checkpoint(checkpoint: dict, path) -> Path:
     return path
 
 
-def export_checkpoint(src, dst, extra_provenance: dict | None = None, half: bool = False) -> Path:
+def export_checkpoint(src, dst, extra_provenance: dict | None = None, half: bool = False,
+                      published: dict | None = None) -> Path:
     """Copy a training checkpoint without optimizer / RNG state (a small release file).
 
     ``half=True`` stores floating-point weights as float16 (half the size; loading casts them
-    back to the model's float32).
+    back to the model's float32). ``published`` (``{module prefix: weight file name}``, e.g.
+    ``{"ae_encoder": "taef2_encoder"}``) leaves out modules whose weights are exactly those of a
+    published file of :mod:`jscc_lab.weights` (kept frozen in training): the file records the
+    name and :func:`~jscc_lab.pretrained.load_checkpoint` reads them back from there. A module
+    that differs from its file is a ``ValueError``.
     """
     from .pretrained import load_checkpoint
+    from .weights import load_weights
 
     ckpt = load_checkpoint(src)
     slim = {k: v for k, v in ckpt.items() if k not in ("optimizer", "rng", "extra")}
-    slim["state_dict"] = {k: (v.half() if half and v.is_floating_point() else v).detach().clone().contiguous()
-                          for k, v in ckpt["state_dict"].items()}
+    state = {k: (v.half() if half and v.is_floating_point() else v).detach().clone().contiguous()
+             for k, v in ckpt["state_dict"].items()}
+    for prefix, name in (published or {}).items():
+        reference = load_weights(name, dtype=None)
+        ours = {k[len(prefix) + 1:]: v for k, v in state.items() if k.startswith(prefix + ".")}
+        same = ours.keys() == reference.keys() and all(
+            torch.equal(ours[k].to(v.dtype), v) for k, v in reference.items())
+        if not same:
+            raise ValueError(f"published={{{prefix!r}: {name!r}}}: the checkpoint's {prefix} weights are not "
+                             f"those of {name} (trained or another layout); export them with the checkpoint")
+        state = {k: v for k, v in state.items() if not k.startswith(prefix + ".")}
+    if published:
+        slim["published_weights"] = {**slim.get("published_weights", {}), **published}
+    slim["state_dict"] = state
     if extra_provenance:
         slim["provenance"] = {**ckpt.get("provenance", {}), **extra_provenance}
     return save_checkpoint(slim, dst)

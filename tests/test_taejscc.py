@@ -378,3 +378,35 @@ def test_a_single_cbr_run_starts_from_a_rate_adaptive_checkpoint(image_dirs, tmp
         assert torch.equal(v, model.state_dict()[k]), k
     with pytest.raises(ValueError, match="init_from=.* holds model"):
         Trainer(config(width=8, out_dir=str(tmp_path / "run2")), progress=False)
+
+
+def test_export_leaves_a_frozen_published_encoder_to_its_file(tmp_path, data_root, monkeypatch, no_network):
+    """``published=`` drops weights that are exactly a published file's and load_checkpoint reads
+    them back; trained weights are refused; offline without the file, the error names the folder."""
+    from jscc_lab.pretrained import load_checkpoint
+    from jscc_lab.train import CHECKPOINT_FORMAT, export_checkpoint, save_checkpoint
+
+    model = TAEJSCC(width=16, blocks=1, pretrained=True)
+    spec = {"name": "taejscc", "channel": "awgn", "kwargs": {"width": 16, "blocks": 1}}
+    save_checkpoint({"format": CHECKPOINT_FORMAT, "model": spec, "state_dict": model.state_dict()}, tmp_path / "run.pt")
+    out = export_checkpoint(tmp_path / "run.pt", tmp_path / "slim.pt", half=True,
+                            published={"ae_encoder": "taef2_encoder"})
+    raw = torch.load(out, weights_only=True)
+    assert raw["published_weights"] == {"ae_encoder": "taef2_encoder"}
+    assert not any(k.startswith("ae_encoder.") for k in raw["state_dict"])
+    full = load_checkpoint(out)["state_dict"]
+    assert full.keys() == model.state_dict().keys()
+    for k, v in model.state_dict().items():
+        assert torch.equal(full[k].float(), v.half().float()), k
+
+    with torch.no_grad():
+        model.ae_encoder[0].weight.add_(0.01)  # "trained": no longer the published file
+    save_checkpoint({"format": CHECKPOINT_FORMAT, "model": spec, "state_dict": model.state_dict()}, tmp_path / "run.pt")
+    with pytest.raises(ValueError, match="not those of taef2_encoder"):
+        export_checkpoint(tmp_path / "run.pt", tmp_path / "bad.pt", published={"ae_encoder": "taef2_encoder"})
+
+    monkeypatch.setenv("JSCC_LAB_DATA", str(tmp_path / "nothing"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("JSCC_LAB_OFFLINE", "1")
+    with pytest.raises(weights.WeightsMissing, match="taef2_encoder.pth"):
+        load_checkpoint(out)

@@ -249,3 +249,51 @@ def test_the_lesson_assert_must_be_outside_the_solutions():
     text = GOOD.replace('assert abs(total - 2) < 1e-9, "the lesson, on this notebook\'s own number"\n', "")
     text = text.replace("print(2 - 2)\n", "assert 2 - 2 < 1\n")  # a lesson-like assert, but in a solution
     assert any("no lesson assert" in p for p in check_tutorial(_synthetic(text)))
+
+
+def _execute_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("execute_tutorials", TUTORIALS / "execute.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("notebook", sorted(TUTORIALS.glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.name)
+def test_committed_outputs_are_compact(notebook):
+    """Large photo figures are stored as JPEG (``python tutorials/execute.py``): the committed
+    tree must fit the 64 MiB a GPU call carries (README, "Training on a GPU")."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    saved = _execute_module().compact_outputs(nb)
+    assert saved == 0, f"{notebook.name} holds PNG photo figures {saved // 1024} KiB larger than as JPEG: run " \
+                       f"`python tutorials/execute.py --compact-only tutorials/{notebook.name}`"
+
+
+def test_compacting_turns_a_large_photo_png_into_a_smaller_jpeg():
+    import base64
+    import io
+
+    import nbformat
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    photo = (rng.random((300, 300, 3)) * 255).astype(np.uint8)
+    small = np.zeros((20, 20, 3), np.uint8)
+    cells = []
+    for array in (photo, small):
+        buffer = io.BytesIO()
+        Image.fromarray(array).save(buffer, "PNG")
+        cell = nbformat.v4.new_code_cell("x")
+        cell.outputs = [nbformat.v4.new_output("display_data", data={
+            "image/png": base64.b64encode(buffer.getvalue()).decode()})]
+        cells.append(cell)
+    nb = nbformat.v4.new_notebook(cells=cells)
+    assert _execute_module().compact_outputs(nb, above_kib=16) > 0
+    (big,), (tiny,) = (c.outputs[0]["data"] for c in nb.cells)
+    assert set(big) == {"image/jpeg"} and set(tiny) == {"image/png"}
+    decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(big["image/jpeg"]))))
+    assert decoded.shape == photo.shape and np.abs(decoded.astype(float) - photo).mean() < 20

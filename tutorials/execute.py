@@ -1,0 +1,93 @@
+"""Execute tutorials in full and store their outputs compactly (the committed ``.ipynb`` files).
+
+    JSCC_LAB_DATA=../shared/data JSCC_LAB_OFFLINE=1 OMP_NUM_THREADS=1 \\
+        python tutorials/execute.py tutorials/06_perceptual_loss.ipynb    # run, then compact
+    python tutorials/execute.py --compact-only tutorials/*.ipynb           # outputs as they are
+
+Runs every code cell in the foreground with ``nbclient`` (``jupyter nbconvert --execute`` in the
+background has hung on the 2-core machine), in the ``tutorials/`` folder, and writes the outputs
+back. Then every PNG output larger than ``--jpeg-above`` KiB (figures of photographs: the
+reconstructions) is stored as JPEG at quality 95 without chroma subsampling, which looks the same
+at a third of the size; small PNGs (line plots) stay. The committed tree travels to a GPU machine
+in at most 64 MiB (README, "Training on a GPU"), so its notebooks must stay small:
+``tests/test_tutorials.py`` checks that no committed PNG output exceeds the threshold.
+Afterwards run ``jupytext --sync`` on the ``.py`` files (their text does not change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import sys
+import time
+from pathlib import Path
+
+#: PNG outputs above this many KiB (base64 text) become JPEG
+JPEG_ABOVE_KIB = 96
+JPEG_QUALITY = 95
+
+
+def compact_outputs(nb, above_kib: float = JPEG_ABOVE_KIB) -> int:
+    """Replace PNG outputs larger than ``above_kib`` KiB in notebook ``nb`` (an ``nbformat``
+    node, changed in place) by JPEG, quality 95, 4:4:4, when that is smaller. Returns the bytes
+    saved."""
+    from PIL import Image
+
+    saved = 0
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            text = data.get("image/png")
+            if not text or len(text) <= above_kib * 1024:
+                continue
+            image = Image.open(io.BytesIO(base64.b64decode(text)))
+            buffer = io.BytesIO()
+            image.convert("RGB").save(buffer, "JPEG", quality=JPEG_QUALITY, subsampling=0)
+            jpeg = base64.b64encode(buffer.getvalue()).decode("ascii")
+            if len(jpeg) < len(text):
+                del data["image/png"]
+                data["image/jpeg"] = jpeg
+                saved += len(text) - len(jpeg)
+    return saved
+
+
+def execute(nb, timeout: int = 1800) -> float:
+    """Run every code cell of ``nb`` in a fresh ``python3`` kernel in ``tutorials/``; seconds."""
+    from nbclient import NotebookClient
+
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(Path(__file__).resolve().parent)}})
+    start = time.time()
+    with client.setup_kernel():
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type == "code":
+                client.execute_cell(cell, index)
+    return time.time() - start
+
+
+def main(argv=None) -> None:
+    import nbformat
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("notebooks", nargs="+", type=Path, help=".ipynb files")
+    p.add_argument("--compact-only", action="store_true", help="do not execute; compact the outputs as they are")
+    p.add_argument("--jpeg-above", type=float, default=JPEG_ABOVE_KIB,
+                   help=f"PNG outputs above this many KiB become JPEG (default {JPEG_ABOVE_KIB})")
+    p.add_argument("--timeout", type=int, default=1800, help="seconds per cell (default 1800)")
+    args = p.parse_args(argv)
+    for path in args.notebooks:
+        if path.suffix != ".ipynb" or not path.is_file():
+            p.error(f"notebooks: {path} is not an existing .ipynb file")
+    for path in args.notebooks:
+        nb = nbformat.read(path, as_version=4)
+        seconds = 0.0 if args.compact_only else execute(nb, args.timeout)
+        saved = compact_outputs(nb, args.jpeg_above)
+        nbformat.write(nb, path)
+        ran = "" if args.compact_only else f"ran in {seconds:.0f} s, "
+        print(f"{path}: {ran}{saved / 1024:.0f} KiB saved by JPEG outputs, {path.stat().st_size / 1024:.0f} KiB",
+              flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
