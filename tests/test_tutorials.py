@@ -293,7 +293,7 @@ def test_compacting_turns_a_large_photo_png_into_a_smaller_jpeg():
         cells.append(cell)
     nb = nbformat.v4.new_notebook(cells=cells)
     assert _execute_module().compact_outputs(nb, above_kib=16) > 0
-    (big,), (tiny,) = (c.outputs[0]["data"] for c in nb.cells)
+    big, tiny = (c.outputs[0]["data"] for c in nb.cells)
     assert set(big) == {"image/jpeg"} and set(tiny) == {"image/png"}
     decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(big["image/jpeg"]))))
     assert decoded.shape == photo.shape and np.abs(decoded.astype(float) - photo).mean() < 20
