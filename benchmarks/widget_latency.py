@@ -18,6 +18,7 @@ Target (issue 7): median <= 100 ms for a 256x256 view on 2 CPU cores.
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import statistics
 import time
@@ -75,6 +76,9 @@ def main(argv=None) -> list:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--dwell", type=float, default=1.5, help="seconds between moves with prefetch")
     parser.add_argument("--metrics", nargs="+", default=["psnr", "lpips"])
+    parser.add_argument("--prefetch-threads", type=int, nargs="+", default=[None],
+                        help="torch threads of the prefetch thread, one prefetch run each "
+                             "(default: the explorer's default, one fewer than --threads)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     rows: list = []
@@ -86,10 +90,11 @@ def main(argv=None) -> list:
     run(ex, args.moves, 0.0, False, "on demand, steps", rows)
     del ex
 
-    for jumps in (False, True):  # a fresh explorer (empty caches) for each
+    for threads, jumps in itertools.product(args.prefetch_threads, (False, True)):  # fresh explorers
         default_cache().clear()  # HEVC rate control probes
-        ex = Explorer(crop=args.crop, metrics=args.metrics, prefetch=True)
+        ex = Explorer(crop=args.crop, metrics=args.metrics, prefetch=True, prefetch_threads=threads)
         label = f"prefetch, {args.dwell:g} s dwell, {'random jumps' if jumps else 'steps'}"
+        label += "" if threads is None else f", {threads} prefetch thread{'s' * (threads > 1)}"
         run(ex, args.moves, args.dwell, jumps, label, rows)
         t0 = time.perf_counter()
         ex.wait_prefetched()

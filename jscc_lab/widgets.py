@@ -192,14 +192,16 @@ class _Prefetcher:
     neighbouring slider positions) while they look at the current view.
 
     ``compute(key)`` does the work and caches it. The thread stands aside while the foreground
-    computes (it checks between tasks) and uses one torch thread fewer than the foreground, a
+    computes (it checks between tasks) and uses ``threads`` torch threads (default one fewer
+    than the foreground), a
     new :meth:`plan` replaces the queue, and the foreground
     :meth:`wait_for` a key being computed instead of computing it twice. A failure in the
     background is kept in ``errors``; the foreground recomputes that key and raises there.
     """
 
-    def __init__(self, compute):
+    def __init__(self, compute, threads: int | None = None):
         self._compute = compute
+        self._threads = threads
         self._cond = threading.Condition()
         self._todo: list = []
         self._running: dict = {}
@@ -216,7 +218,7 @@ class _Prefetcher:
                 return
             self._todo = list(keys)
             if self._thread is None:
-                threads = max(1, torch.get_num_threads() - 1)
+                threads = self._threads or max(1, torch.get_num_threads() - 1)
                 self._thread = threading.Thread(target=self._loop, args=(threads,),
                                                 name="explorer-prefetch", daemon=True)
                 self._thread.start()
@@ -298,8 +300,8 @@ class Explorer:
     SNR, channel, beta) with noise seeded per SNR, so moving back to a setting redraws at once;
     a control redraws only the panels it affects, the original's LPIPS/DISTS features are
     computed once per image, and with ``prefetch=True`` a background thread computes the
-    neighbouring SNR and beta positions (nearest first) while the user looks, so a slider step
-    usually finds its panels ready. ``status`` shows "computing…" while the foreground works.
+    positions of the control moved last (nearest first), then neighbouring SNR, beta and CBR
+    positions, while the user looks, so a slider step usually finds its panels ready. ``status`` shows "computing…" while the foreground works.
     A separate-coding image that did not arrive is replaced by a note saying so, and why
     (``lost[name]``); the zoomed crops carry a caption (``zoom_captions[name]``).
 
@@ -310,12 +312,15 @@ class Explorer:
     crop : side of the centre crop shown (smaller is faster)
     metrics : metrics shown under each image (``"dists"`` is slower on a CPU)
     prefetch : compute neighbouring slider positions in the background
+    prefetch_threads : torch threads of the background thread (default: one fewer than the
+        foreground's, at least one)
     """
 
     SNR_RANGE = (0.0, 20.0)
 
     def __init__(self, images=None, models=None, crop: int = 256, metrics=("psnr", "lpips"),
-                 seed: int = 0, separate: bool = True, prefetch: bool = True):
+                 seed: int = 0, separate: bool = True, prefetch: bool = True,
+                 prefetch_threads: int | None = None):
         from .metrics import Scorer
 
         self.images = dict(images) if images is not None else default_images()
@@ -332,7 +337,10 @@ class Explorer:
                 fn.to(memory_format=torch.channels_last)
         self._cache: dict = {}
         self._lock = threading.Lock()
-        self._prefetcher = _Prefetcher(self._compute_panel) if prefetch else None
+        if prefetch_threads is not None and (isinstance(prefetch_threads, bool) or not isinstance(prefetch_threads, int)
+                                             or prefetch_threads < 1):
+            raise ValueError(f"prefetch_threads must be an int >= 1 or None, got {prefetch_threads!r}")
+        self._prefetcher = _Prefetcher(self._compute_panel, prefetch_threads) if prefetch else None
         cbrs = sorted({cbr for _, cbr in self.models}) or [1 / 48]
         # start where the most systems have a checkpoint (the perceptual model's CBR)
         start = max(cbrs, key=lambda c: sum(cbr == c for _, cbr in self.models))
@@ -535,36 +543,45 @@ class Explorer:
             self._prefetcher.wait_for(key)
         return self._compute_panel(key)
 
-    def _neighbours(self, view: _View) -> list:
-        """Panel keys to prefetch, likeliest first: one step of SNR and beta, the neighbouring
-        CBRs and the other channel, then SNR and beta further away, then the remaining CBRs."""
+    def _neighbours(self, view: _View, moved: str | None = None) -> list:
+        """Panel keys to prefetch, likeliest first. The control moved last (``moved``: ``"snr"``,
+        ``"beta"``, ``"cbr"`` or ``"channel"``) goes first, over its whole range, nearest
+        positions first (someone exploring tends to keep moving the same slider); then one step
+        of SNR and beta, the neighbouring CBRs and the other channel, then SNR and beta further
+        away, then the remaining CBRs."""
         low, high = self.SNR_RANGE
         step, beta_step = float(self.snr.step), float(self.beta.step)
         systems = [n for n in self.panels if n != "original"]
         perceptual = [n for n in systems if n == "perceptual deep JSCC"]
 
-        def ring(distance: int) -> list:
-            keys = []
-            for snr in (view.snr + distance * step, view.snr - distance * step):
-                if low <= snr <= high:
-                    keys += [self._panel_key(n, view._replace(snr=snr)) for n in systems]
-            for beta in (view.beta + distance * beta_step, view.beta - distance * beta_step):
-                if -1e-9 <= beta <= 1 + 1e-9:
-                    keys += [self._panel_key(n, view._replace(beta=round(beta, 6))) for n in perceptual]
-            return keys
+        def snr_ring(distance: int) -> list:
+            return [self._panel_key(n, view._replace(snr=snr)) for snr in
+                    (view.snr + distance * step, view.snr - distance * step) if low <= snr <= high for n in systems]
+
+        def beta_ring(distance: int) -> list:
+            return [self._panel_key(n, view._replace(beta=round(beta, 6))) for beta in
+                    (view.beta + distance * beta_step, view.beta - distance * beta_step)
+                    if -1e-9 <= beta <= 1 + 1e-9 for n in perceptual]
 
         cbrs = sorted((value for _, value in self.cbr.options), key=lambda c: abs(math.log(c / view.cbr)))
         near_cbrs = [c for c in cbrs[1:] if abs(math.log(c / view.cbr)) < math.log(2.5)]
-        keys = ring(1)
+        snr_steps = range(1, round((high - low) / step) + 1)
+        beta_steps = range(1, round(1 / beta_step) + 1)
+        other_channels = [self._panel_key(n, view._replace(channel=c)) for c in self.channel_choice.options
+                          if c != view.channel for n in systems]
+        keys = {"snr": [k for d in snr_steps for k in snr_ring(d)],
+                "beta": [k for d in beta_steps for k in beta_ring(d)],
+                "cbr": [self._panel_key(n, view._replace(cbr=c)) for c in cbrs[1:] for n in systems],
+                "channel": other_channels}.get(moved, [])
+        keys += snr_ring(1) + beta_ring(1)
         keys += [self._panel_key(n, view._replace(cbr=c)) for c in near_cbrs for n in systems]
-        keys += [self._panel_key(n, view._replace(channel=c)) for c in self.channel_choice.options
-                 if c != view.channel for n in systems]
-        for distance in range(2, round((high - low) / step) + 1):
-            keys += ring(distance)
+        keys += other_channels
+        for distance in snr_steps[1:]:
+            keys += snr_ring(distance) + beta_ring(distance)
         keys += [self._panel_key(n, view._replace(cbr=c)) for c in cbrs[1:] if c not in near_cbrs
                  for n in systems]
         with self._lock:
-            return [k for k in keys if k not in self._cache]
+            return [k for k in dict.fromkeys(keys) if k not in self._cache]
 
     def wait_prefetched(self, timeout: float | None = None) -> bool:
         """Block until the background thread has computed every planned neighbour (benchmarks,
@@ -604,7 +621,9 @@ class Explorer:
                              f"{view.snr:g} dB, {view.channel}: "
                              f"{1000 * (time.perf_counter() - started):.0f} ms")
         if self._prefetcher is not None:
-            self._prefetcher.plan(self._neighbours(view))
+            moved = {id(self.snr): "snr", id(self.beta): "beta", id(self.cbr): "cbr",
+                     id(self.channel_choice): "channel"}.get(id((change or {}).get("owner")))
+            self._prefetcher.plan(self._neighbours(view, moved))
 
 
 _LOST_WHY = {"budget": "even the smallest HEVC file needs more bits than the channel carries",

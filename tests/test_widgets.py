@@ -1,6 +1,7 @@
 """The explorer widget: every control redraws its panels (driven the way a slider move is)."""
 
 import time
+from fractions import Fraction
 
 import pytest
 import torch
@@ -92,6 +93,34 @@ def test_prefetch_fills_the_neighbours_with_the_same_pixels():
         getattr(eager, control).value = value
         getattr(ahead, control).value = value
         assert _panel_state(ahead) == _panel_state(eager), control
+
+
+def test_prefetch_plans_the_control_moved_last_first():
+    """After a CBR move the other CBRs come first, after an SNR move every SNR (nearest first)
+    before any beta or CBR position; without a move, one step of SNR and beta first."""
+    images = {"noise": torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))}
+    torch.manual_seed(0)
+    models = {(kind, c): cls(str(Fraction(c).limit_denominator()), width=8).eval()
+              for kind, cls in (("psnr", ADJSCC),) for c in (1 / 96, 1 / 48, 1 / 24, 1 / 12)}
+    ex = Explorer(images=images, models=models, crop=64, metrics=("psnr",), prefetch=False, separate=False)
+    view = ex.view()
+
+    def changed(keys):
+        return [next(f for f in ("snr", "cbr", "beta", "channel") if getattr(k[2], f) != getattr(view, f))
+                for k in keys]
+
+    first = changed(ex._neighbours(view))
+    assert first[:2] == ["snr", "snr"] and "cbr" in first
+    after_cbr = changed(ex._neighbours(view, "cbr"))
+    assert after_cbr[:3] == ["cbr"] * 3
+    keys = ex._neighbours(view, "snr")
+    per_snr = len(ex.panels) - 1  # every panel but the original
+    assert changed(keys)[:20 * per_snr] == ["snr"] * 20 * per_snr  # the whole slider (0-20 dB) first
+    snrs = [k[2].snr for k in keys[:20 * per_snr] if k[1] == "PSNR deep JSCC"]
+    assert snrs == sorted(snrs, key=lambda s: abs(s - view.snr)) and len(set(snrs)) == 20  # nearest first
+    assert len(keys) == len(set(keys))
+    with pytest.raises(ValueError, match="prefetch_threads"):
+        Explorer(images=images, models=models, crop=64, prefetch_threads=0)
 
 
 def test_a_background_failure_is_raised_by_the_foreground():
