@@ -97,7 +97,8 @@ class TrainConfig:
     wall-clock budget for :meth:`Trainer.fit`; the run stops after the step that exceeds it,
     validates there and saves ``last.pt`` (the learning-rate schedule still follows ``steps``).
 
-    Models built on a pretrained autoencoder (``model = "taejscc"``): ``blocks`` (residual blocks
+    Rate-adaptive models around an image autoencoder (``model = "taejscc"`` on the pretrained
+    TAEF2, ``"scratchjscc"`` on learned transforms): ``blocks`` (residual blocks
     per adapter), ``cbrs`` (the CBRs of a rate-adaptive model; one is drawn per image);
     ``loss`` ``"image"`` (MSE on pixels) or ``"latent"`` (MSE on the received latent: the decoder is
     not run, several times faster); ``freeze`` (parameter-name prefixes not trained, e.g.
@@ -193,7 +194,7 @@ class TrainConfig:
 
     def model_spec(self) -> dict:
         """What :func:`jscc_lab.models.build_model` needs (stored in every checkpoint)."""
-        if self.model == "taejscc":
+        if self.model in ("taejscc", "scratchjscc"):  # rate-adaptive, adapters of `blocks` blocks
             kwargs = {"width": self.width, "blocks": self.blocks}
             if self.cbrs:
                 kwargs["cbrs"] = list(self.cbrs)

@@ -65,6 +65,7 @@ __all__ = [
     "TAEF2Decoder",
     "taef2",
     "TAEJSCC",
+    "ScratchJSCC",
 ]
 
 #: model name -> class; configs and checkpoints refer to models by these names
@@ -114,8 +115,10 @@ from .perceptual import (  # noqa: E402
     PerceptualJSCC,
     beta_tensor,
 )
+from .scratchjscc import ScratchJSCC  # noqa: E402
 from .taef2 import TAEF2Decoder, TAEF2Encoder, taef2  # noqa: E402
 from .taejscc import TAEJSCC  # noqa: E402
 
 MODELS.setdefault("perceptual", PerceptualJSCC)
 MODELS.setdefault("taejscc", TAEJSCC)
+MODELS.setdefault("scratchjscc", ScratchJSCC)
