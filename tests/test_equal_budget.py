@@ -1,0 +1,54 @@
+"""benchmarks/equal_budget.py: runs on a CPU-hours axis, warm-start stages counted."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from jscc_lab.train import save_checkpoint
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "equal_budget.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("equal_budget", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _ckpt(path, steps, cpu_s, history, init_from=""):
+    save_checkpoint({"model": {"name": "adjscc"}, "state_dict": {}, "config": {"init_from": init_from},
+                     "metrics": {"history": history},
+                     "provenance": {"steps": steps, "cpu_time_s": cpu_s, "wall_time_s": cpu_s / 2,
+                                    "device": "CPU"}}, path)
+    return path
+
+
+def test_a_warm_start_stage_counts_and_budgets_interpolate(bench, tmp_path):
+    stage1 = _ckpt(tmp_path / "stage1.pt", 100, 3600.0, [{"step": 100, "psnr@10dB,cbr1/48": 18.0}])
+    history = [{"step": 50, "loss": 1.0}, {"step": 100, "psnr@10dB,cbr1/48": 20.0},
+               {"step": 200, "psnr@10dB,cbr1/48": 22.0}]
+    run = _ckpt(tmp_path / "run.pt", 200, 7200.0, history, init_from=str(stage1))
+    curve = bench.run_curve(run)
+    assert [c["path"] for c in curve["chain"]] == [str(stage1), str(run)]
+    # 1 h of stage 1, then 36 s per step
+    assert [round(p["cpu_hours"], 6) for p in curve["points"]] == [2.0, 3.0]
+    assert bench.at_budget(curve["points"], "psnr@10dB,cbr1/48", 2.5) == pytest.approx(21.0)
+    assert bench.at_budget(curve["points"], "psnr@10dB,cbr1/48", 3.5) is None
+    assert bench._cbr("psnr@10dB,cbr1/48") == pytest.approx(1 / 48)
+
+
+def test_the_comparison_table_uses_the_budget_all_runs_reached(bench, tmp_path, capsys):
+    a = _ckpt(tmp_path / "a.pt", 100, 3600.0, [{"step": 50, "psnr@10dB,cbr1/12": 24.0},
+                                               {"step": 100, "psnr@10dB,cbr1/12": 26.0}])
+    b = _ckpt(tmp_path / "b.pt", 100, 7200.0, [{"step": 50, "psnr@10dB,cbr1/12": 25.0},
+                                               {"step": 100, "psnr@10dB,cbr1/12": 27.0}])
+    result = bench.main(["--run", f"A={a}", "--run", f"B={b}"])
+    assert result["budget_cpu_hours"] == pytest.approx(1.0)
+    assert result["at_budget"]["A"]["psnr@10dB,cbr1/12"] == pytest.approx(26.0)
+    assert result["at_budget"]["B"]["psnr@10dB,cbr1/12"] == pytest.approx(25.0)  # B reached 1 h at step 50
+    assert result["at_step"]["step"] == 100
+    with pytest.raises(SystemExit):
+        bench.main(["--run", f"no-label{a}"])
