@@ -81,9 +81,10 @@ def test_cpu_rehearsal_writes_the_gpu_layout(data_root, tmp_path):
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         return done.stdout
 
-    assert "training images" in run("--prepare-data", str(pack), "--pack-mib", "11.5", "--val-images", "2")
+    assert "training images" in run("--prepare-data", str(pack), "--pack-mib", "14", "--val-images", "2")
     info = json.loads((pack / "pack.json").read_text())
-    assert info["train_images"] > 0 and (pack / "data" / "weights" / "alexnet_features.pth").is_file()
+    assert info["train_images"] > 0 and info["weights"] == ["alexnet_features.pth", "taef2_encoder.pth"]
+    assert all((pack / "data" / "weights" / name).is_file() for name in info["weights"])
     assert (pack / "site" / "lpips" / "__init__.py").is_file()
 
     run("--device", "cpu", "--minutes", "0.5", "--tiny", "--data", str(pack), "--out", str(out),

@@ -17,6 +17,22 @@ def test_ruff_is_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+#: the device tool carries 64 MiB (tree + data pack); the pack needs about 13 MiB at least (LPIPS-alex
+#: 9.4, the TAEF2 encoder 2.6, a few training images): README, "Training on a GPU"
+TREE_LIMIT_MIB = 50
+
+
+def test_the_tracked_tree_leaves_room_for_the_gpu_data_pack():
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    files = [REPO / name for name in listed.stdout.decode().split("\0") if name]
+    mib = sum(f.stat().st_size for f in files if f.is_file()) / 2**20
+    assert mib <= TREE_LIMIT_MIB, (f"the tracked tree is {mib:.1f} MiB, over {TREE_LIMIT_MIB} MiB: a GPU call could "
+                                   "not carry the data pack; shrink checkpoints (float16, published_weights) or "
+                                   "notebook outputs (python tutorials/execute.py --compact-only)")
+
+
 def _cells(nb):
     return [(c.cell_type, c.source.strip()) for c in nb.cells]
 
