@@ -23,16 +23,13 @@ def test_transforms_map_images_to_the_taef2_latent_shape_and_back():
     assert abs(SynthesisTransform(16)(torch.zeros(1, 32, 4, 4)).mean().item() - 0.5) < 0.05  # starts mid-grey
 
 
-@pytest.mark.parametrize("cbr", ["1/96", "1/48", "1/24", "1/12"])
-def test_encode_sends_cbr_times_n_unit_power_symbols(cbr):
-    model = small_model()
+@pytest.mark.parametrize("cbr", ["1/96", "1/12"])
+def test_decode_of_encode_returns_the_image_size(cbr):
+    """(The symbol count and power of encode are tested with TAEJSCC's, tests/test_taejscc.py.)"""
+    model = small_model().eval()
     x = torch.rand(3, 3, 48, 80)
-    s = model.encode(x, snr_db=5.0, cbr=cbr)
-    k = int(round(3 * 48 * 80 * float(eval(cbr))))
-    assert s.shape == (3, k) and s.dtype == torch.complex64
-    assert torch.allclose(s.abs().square().mean(1), torch.ones(3), atol=1e-5)
     with torch.no_grad():
-        assert model.eval().decode(s, 5.0, cbr=cbr).shape == x.shape
+        assert model.decode(model.encode(x, 5.0, cbr=cbr), 5.0, cbr=cbr).shape == x.shape
 
 
 def test_every_weight_trains_and_a_step_lowers_the_loss():

@@ -132,9 +132,12 @@ def small_model(**kw):
     return TAEJSCC(width=16, blocks=1, pretrained=False, **kw)
 
 
+@pytest.mark.parametrize("family", ["taejscc", "scratchjscc"])
 @pytest.mark.parametrize("cbr,channels", [("1/96", 16), ("1/48", 32), ("1/24", 64), ("1/12", 128)])
-def test_encode_sends_cbr_times_n_unit_power_symbols(cbr, channels):
-    model = small_model()
+def test_encode_sends_cbr_times_n_unit_power_symbols(cbr, channels, family):
+    """Both families around an image autoencoder (pretrained TAEF2, or learned transforms)."""
+    torch.manual_seed(0)
+    model = small_model() if family == "taejscc" else build_model(family, width=16, blocks=1, transform_width=16)
     x = torch.rand(3, 3, 48, 80)
     s = model.encode(x, snr_db=5.0, cbr=cbr)
     k = int(round(3 * 48 * 80 * float(eval(cbr))))
