@@ -33,28 +33,14 @@ from jscc_lab import pretrained
 from jscc_lab.channels import cbr_label
 from jscc_lab.data import kodak
 from jscc_lab.evaluate import summarize, sweep
-
-
-def _provenance_chain(path: Path) -> list[dict]:
-    """Provenance of the checkpoint at ``path`` and of the ones it was started from (oldest first)."""
-    chain, seen = [], set()
-    while path and path.is_file() and path.resolve() not in seen:
-        seen.add(path.resolve())
-        ckpt = pretrained.load_checkpoint(path)
-        chain.insert(0, {"path": str(path), "steps": ckpt["provenance"]["steps"],
-                         "cpu_time_s": ckpt["provenance"]["cpu_time_s"],
-                         "wall_time_s": ckpt["provenance"]["wall_time_s"],
-                         "device": ckpt["provenance"]["device"]})
-        init = (ckpt.get("config") or {}).get("init_from") or ""
-        path = Path(init).expanduser() if init else None
-    return chain
+from jscc_lab.train import training_stages
 
 
 def run_curve(path: Path) -> dict:
     """``{"points": [{"step", "cpu_hours", "psnr@...": dB}], "chain": [...]}`` of one run."""
     ckpt = pretrained.load_checkpoint(path)
-    chain = _provenance_chain(path)
-    offset = sum(c["cpu_time_s"] for c in chain[:-1])
+    chain = training_stages(path)
+    offset = sum(c["cpu_time_s"] or 0.0 for c in chain[:-1])
     own = chain[-1]
     per_step = own["cpu_time_s"] / max(own["steps"], 1)
     points = []

@@ -26,6 +26,7 @@ jscc-lab: the command line of jscc_lab, a teaching lab for deep joint source-cha
   demo     compare the shipped deep JSCC models with separate coding and analog
            transmission on sample photos; writes a figure and a metrics table
   train    train a model from a TOML config (resumable; see jscc_lab/configs/)
+  export   turn a training checkpoint into a small shipped one and register it
   explore  serve the interactive explorer as a web page (Voila)
 
 Run `jscc-lab COMMAND --help` for the options of each command."""
@@ -35,6 +36,7 @@ examples:
   jscc-lab demo --out jscc_lab_demo
   jscc-lab train jscc_lab/configs/adjscc_cpu.toml --set steps=500 --set cbr=1/48
   jscc-lab train runs/adjscc-cpu/config.toml --resume
+  jscc-lab export runs/taejscc-psnr-awgn/best.pt taejscc-psnr-awgn
   jscc-lab explore --ip 0.0.0.0 --port 8866 --max-sessions 30 --no-browser"""
 
 #: the files that mark a folder as holding a training run
@@ -353,6 +355,59 @@ def _train(args) -> int:
     return 0
 
 
+# ---- export ----------------------------------------------------------------------------------
+
+#: modules of a family that training keeps frozen at a published weight file (left out of exports)
+PUBLISHED = {"taejscc": {"ae_encoder": "taef2_encoder"}}
+
+
+def _export(args) -> int:
+    import re
+
+    from .pretrained import CHECKPOINT_DIR, CheckpointError, load_checkpoint, register
+    from .train import export_checkpoint, training_stages
+
+    src, out = Path(args.checkpoint), Path(args.out) if args.out else CHECKPOINT_DIR
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", args.name):
+        raise UserError(f"name must be lower-case letters, digits, '-', '_' or '.', e.g. taejscc-psnr-awgn; "
+                        f"got {args.name!r}")
+    if not src.is_file():
+        raise UserError(f"checkpoint: no file at {src}")
+    _check_writable_folder(out, "--out")
+    dst = out / f"{args.name}.pt"
+    try:
+        ckpt = load_checkpoint(src)
+        spec, prov = ckpt.get("model") or {}, ckpt.get("provenance") or {}
+        stages = training_stages(src)
+        wall = sum(st.get("wall_time_s") or 0.0 for st in stages)
+        cpu = sum(st.get("cpu_time_s") or 0.0 for st in stages)
+        steps = sum(st.get("steps") or 0 for st in stages)
+        extra = {"stages": stages, "total_wall_time_s": round(wall, 1), "total_cpu_time_s": round(cpu, 1),
+                 "exported_from": str(src), "dtype": "float16"}
+        published = PUBLISHED.get(spec.get("name"))
+        try:
+            export_checkpoint(src, dst, extra, half=True, published=published)
+        except ValueError as err:  # the module was trained: it must travel in the file
+            print(f"note: {_one_line(err)}; storing it in {dst.name}")
+            export_checkpoint(src, dst, extra, half=True)
+        kwargs = spec.get("kwargs") or {}
+        description = args.description or (
+            f"{spec.get('name')} ({', '.join(f'{k}={v}' for k, v in kwargs.items())}), "
+            f"{' -> '.join(str(st.get('objective')) for st in stages)}, {steps} steps, "
+            f"{wall / 3600:.2f} h wall on {prov.get('device', 'unknown device')}")
+        if not args.no_register:
+            fields = {"model": spec.get("name"), "channel": spec.get("channel"), "device": prov.get("device"),
+                      "steps": steps, "wall_time_s": round(wall, 1)}
+            fields.update({k: kwargs[k] for k in ("cbrs", "cbr", "realism") if k in kwargs})
+            register(dst, args.name, description, root=out, **fields)
+    except (OSError, CheckpointError) as err:
+        raise UserError(err) from None
+    registered = "" if args.no_register else f", registered as {args.name} in {out / 'registry.json'}"
+    print(f"exported {src} -> {dst} ({dst.stat().st_size / 2**20:.1f} MiB, {len(stages)} stage(s), {steps} steps, "
+          f"{wall / 3600:.2f} h wall){registered}")
+    return 0
+
+
 # ---- explore ---------------------------------------------------------------------------------
 
 
@@ -410,6 +465,19 @@ def build_parser() -> argparse.ArgumentParser:
                             "--set val_snr_db=0,10,20")
     train.add_argument("--no-progress", action="store_true", help="plain log lines instead of a progress bar")
     train.set_defaults(func=_train)
+
+    export_help = ("copy a training checkpoint (a run's best.pt / last.pt) without optimiser state, as float16, "
+                   "into the shipped checkpoints and register it under NAME; its provenance lists every "
+                   "training stage behind it (the runs it was started from via init_from); frozen published "
+                   "weights (the TAEF2 encoder of a TAEJSCC) are left to their weight file")
+    export = sub.add_parser("export", help="turn a training checkpoint into a shipped, registered one",
+                            description=export_help)
+    export.add_argument("checkpoint", help="a run's best.pt or last.pt")
+    export.add_argument("name", help="registry name, family-objective-channel[-cbr], e.g. taejscc-psnr-awgn")
+    export.add_argument("--out", default=None, help="checkpoint folder (default: assets/checkpoints)")
+    export.add_argument("--description", default=None, help="registry description (default: made from the stages)")
+    export.add_argument("--no-register", action="store_true", help="write the file only")
+    export.set_defaults(func=_export)
 
     explore_help = ("serve the explorer widgets (tutorial 09) as a web page (Voila, code hidden); "
                     "every open page runs its own kernel (about 1 GiB), so the number of pages "

@@ -350,6 +350,37 @@ def export_checkpoint(src, dst, extra_provenance: dict | None = None, half: bool
     return save_checkpoint(slim, dst)
 
 
+def training_stages(path) -> list[dict]:
+    """The training stages behind checkpoint ``path``, oldest first: the run itself and the
+    checkpoints it started from (``config.init_from``, followed while those files exist). An
+    exported checkpoint that already lists ``provenance["stages"]`` contributes those and ends the
+    walk. Each stage: ``checkpoint``, ``name``, ``objective`` (the config's ``loss`` or GAN
+    ``stage``), ``steps``, ``batch_size``, ``crop``, ``lr``, ``wall_time_s``, ``cpu_time_s``,
+    ``device`` and ``last_validation`` (the last history entry with validation numbers)."""
+    from .pretrained import load_checkpoint
+
+    stages, seen = [], set()
+    path = Path(path).expanduser()
+    while path is not None and path.is_file() and path.resolve() not in seen:
+        seen.add(path.resolve())
+        ckpt = load_checkpoint(path)
+        prov, config = ckpt.get("provenance") or {}, ckpt.get("config") or {}
+        if prov.get("stages"):
+            stages[:0] = list(prov["stages"])
+            break
+        history = (ckpt.get("metrics") or {}).get("history") or []
+        validated = [h for h in history if any(k.startswith(("psnr@", "lpips@", "val_")) for k in h)]
+        stages.insert(0, {"checkpoint": str(path), "name": config.get("name"),
+                          "objective": config.get("stage") or config.get("loss") or "image",
+                          "steps": prov.get("steps", ckpt.get("step")), "batch_size": config.get("batch_size"),
+                          "crop": config.get("crop"), "lr": config.get("lr"),
+                          "wall_time_s": prov.get("wall_time_s"), "cpu_time_s": prov.get("cpu_time_s"),
+                          "device": prov.get("device"), "last_validation": validated[-1] if validated else None})
+        init = config.get("init_from") or ""
+        path = Path(init).expanduser() if init else None
+    return stages
+
+
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)

@@ -163,3 +163,36 @@ def test_cli_imports_no_trainer_and_no_trainer_imports_it():
     imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
     imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
     assert not [m for m in imported if m.split(".")[-1] == "cli"], imported
+
+
+def test_cli_export_ships_a_run_with_its_stages(tmp_path, capsys):
+    from jscc_lab import pretrained
+    from jscc_lab.models import ADJSCC
+    from jscc_lab.train import CHECKPOINT_FORMAT, save_checkpoint
+
+    torch.manual_seed(0)
+    model = ADJSCC("1/12", width=8)
+    spec = {"name": "adjscc", "channel": "awgn", "kwargs": {"cbr": "1/12", "width": 8}}
+
+    def stage(name, steps, init_from=""):
+        path = tmp_path / f"{name}.pt"
+        save_checkpoint({"format": CHECKPOINT_FORMAT, "model": spec, "state_dict": model.state_dict(),
+                         "optimizer": {"state": {}}, "step": steps,
+                         "config": {"name": name, "init_from": init_from, "batch_size": 4, "loss": "image"},
+                         "metrics": {"history": [{"step": steps, "val_psnr_db": 20.0}]},
+                         "provenance": {"steps": steps, "wall_time_s": 60.0 * steps, "cpu_time_s": 100.0 * steps,
+                                        "device": "CPU (test)"}}, path)
+        return path
+
+    last = stage("second", 20, init_from=str(stage("first", 10)))
+    out = tmp_path / "ckpts"
+    assert main(["export", str(last), "adjscc-psnr-awgn-cbr1_12", "--out", str(out)]) == 0
+    assert "2 stage(s), 30 steps" in capsys.readouterr().out
+    entry = pretrained.info("adjscc-psnr-awgn-cbr1_12", root=out)
+    assert entry["steps"] == 30 and entry["wall_time_s"] == 1800.0 and entry["cbr"] == "1/12"
+    shipped = pretrained.load_checkpoint(out / "adjscc-psnr-awgn-cbr1_12.pt")
+    assert "optimizer" not in shipped and [s["name"] for s in shipped["provenance"]["stages"]] == ["first", "second"]
+    assert all(v.dtype == torch.float16 for v in shipped["state_dict"].values() if v.is_floating_point())
+
+    _fails_in_one_line(capsys, ["export", str(tmp_path / "nope.pt"), "x-psnr-awgn", "--out", str(out)], "no file")
+    _fails_in_one_line(capsys, ["export", str(last), "Bad Name", "--out", str(out)], "name must be")

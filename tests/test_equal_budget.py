@@ -19,7 +19,7 @@ def bench():
 
 
 def _ckpt(path, steps, cpu_s, history, init_from=""):
-    save_checkpoint({"model": {"name": "adjscc"}, "state_dict": {}, "config": {"init_from": init_from},
+    save_checkpoint({"model": {"name": "adjscc"}, "state_dict": {}, "config": {"init_from": init_from, "name": "r"},
                      "metrics": {"history": history},
                      "provenance": {"steps": steps, "cpu_time_s": cpu_s, "wall_time_s": cpu_s / 2,
                                     "device": "CPU"}}, path)
@@ -32,7 +32,7 @@ def test_a_warm_start_stage_counts_and_budgets_interpolate(bench, tmp_path):
                {"step": 200, "psnr@10dB,cbr1/48": 22.0}]
     run = _ckpt(tmp_path / "run.pt", 200, 7200.0, history, init_from=str(stage1))
     curve = bench.run_curve(run)
-    assert [c["path"] for c in curve["chain"]] == [str(stage1), str(run)]
+    assert [c["checkpoint"] for c in curve["chain"]] == [str(stage1), str(run)]
     # 1 h of stage 1, then 36 s per step
     assert [round(p["cpu_hours"], 6) for p in curve["points"]] == [2.0, 3.0]
     assert bench.at_budget(curve["points"], "psnr@10dB,cbr1/48", 2.5) == pytest.approx(21.0)
