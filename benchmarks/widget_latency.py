@@ -78,7 +78,7 @@ def main(argv=None) -> list:
     parser.add_argument("--metrics", nargs="+", default=["psnr", "lpips"])
     parser.add_argument("--prefetch-threads", type=int, nargs="+", default=[None],
                         help="torch threads of the prefetch thread, one prefetch run each "
-                             "(default: the explorer's default, one fewer than --threads)")
+                             "(default: the explorer's default, as many as --threads)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     rows: list = []

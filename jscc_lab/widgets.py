@@ -192,8 +192,8 @@ class _Prefetcher:
     neighbouring slider positions) while they look at the current view.
 
     ``compute(key)`` does the work and caches it. The thread stands aside while the foreground
-    computes (it checks between tasks) and uses ``threads`` torch threads (default one fewer
-    than the foreground), a
+    computes (it checks between tasks) and uses ``threads`` torch threads (default as many as
+    the foreground: it runs while the user looks, and a task in hand when they move is short), a
     new :meth:`plan` replaces the queue, and the foreground
     :meth:`wait_for` a key being computed instead of computing it twice. A failure in the
     background is kept in ``errors``; the foreground recomputes that key and raises there.
@@ -218,7 +218,7 @@ class _Prefetcher:
                 return
             self._todo = list(keys)
             if self._thread is None:
-                threads = self._threads or max(1, torch.get_num_threads() - 1)
+                threads = self._threads or torch.get_num_threads()
                 self._thread = threading.Thread(target=self._loop, args=(threads,),
                                                 name="explorer-prefetch", daemon=True)
                 self._thread.start()
@@ -312,8 +312,8 @@ class Explorer:
     crop : side of the centre crop shown (smaller is faster)
     metrics : metrics shown under each image (``"dists"`` is slower on a CPU)
     prefetch : compute neighbouring slider positions in the background
-    prefetch_threads : torch threads of the background thread (default: one fewer than the
-        foreground's, at least one)
+    prefetch_threads : torch threads of the background thread (default: the foreground's;
+        ``benchmarks/widget_latency.py --prefetch-threads 1 2`` compares)
     """
 
     SNR_RANGE = (0.0, 20.0)
