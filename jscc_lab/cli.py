@@ -357,10 +357,6 @@ def _train(args) -> int:
 
 # ---- export ----------------------------------------------------------------------------------
 
-#: modules of a family that training keeps frozen at a published weight file (left out of exports)
-PUBLISHED = {"taejscc": {"ae_encoder": "taef2_encoder"}}
-
-
 def _export(args) -> int:
     import re
 
@@ -384,7 +380,9 @@ def _export(args) -> int:
         steps = sum(st.get("steps") or 0 for st in stages)
         extra = {"stages": stages, "total_wall_time_s": round(wall, 1), "total_cpu_time_s": round(cpu, 1),
                  "exported_from": str(src), "dtype": "float16"}
-        published = PUBLISHED.get(spec.get("name"))
+        from .models import MODELS
+
+        published = getattr(MODELS.get(spec.get("name")), "published_weights", None) or None
         try:
             export_checkpoint(src, dst, extra, half=True, published=published)
         except ValueError as err:  # the module was trained: it must travel in the file

@@ -58,6 +58,8 @@ def test_registry_config_and_checkpoint_round_trip(tmp_path):
     from jscc_lab.train import TrainConfig, save_checkpoint
 
     assert MODELS["scratchjscc"] is ScratchJSCC
+    # its transforms are learned: jscc-lab export must keep them in the file (TAEJSCC leaves TAEF2's encoder out)
+    assert ScratchJSCC.published_weights == {} and MODELS["taejscc"].published_weights == {"ae_encoder": "taef2_encoder"}
     spec = TrainConfig(model="scratchjscc", width=16, blocks=1, cbrs=["1/48", "1/12"]).model_spec()
     assert spec["kwargs"] == {"width": 16, "blocks": 1, "cbrs": ["1/48", "1/12"]}
     model = build_model(spec["name"], **spec["kwargs"])

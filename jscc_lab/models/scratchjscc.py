@@ -65,6 +65,8 @@ class ScratchJSCC(TAEJSCC):
     learned transforms, trained with everything else.
     """
 
+    published_weights: dict = {}  # every weight is learned: nothing is left to a published file
+
     def __init__(self, width: int = 192, blocks: int = 4, cbrs=DEFAULT_CBRS, channel: nn.Module | None = None,
                  default_snr_db: float = 10.0, default_cbr: str | None = None, cond_dim: int = 64,
                  transform_width: int = 128):

@@ -191,6 +191,9 @@ class TAEJSCC(nn.Module):
     #: image size / grid size (the discriminator of :mod:`jscc_lab.train_gan` is built from these)
     latent_channels = _SLOTS
     downsample = _DOWN
+    #: modules that training keeps frozen at a published weight file of :mod:`jscc_lab.weights`:
+    #: ``jscc-lab export`` leaves them out of the release file (checked bit-equal first)
+    published_weights = {"ae_encoder": "taef2_encoder"}
 
     def __init__(self, width: int = 256, blocks: int = 6, cbrs=DEFAULT_CBRS,
                  channel: nn.Module | None = None, default_snr_db: float = 10.0,
