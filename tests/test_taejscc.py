@@ -413,3 +413,35 @@ def test_export_leaves_a_frozen_published_encoder_to_its_file(tmp_path, data_roo
     monkeypatch.setenv("JSCC_LAB_OFFLINE", "1")
     with pytest.raises(weights.WeightsMissing, match="taef2_encoder.pth"):
         load_checkpoint(out)
+
+
+def test_full_fine_tuning_trains_the_encoder_and_export_keeps_it(image_dirs, tmp_path, data_root, no_network):
+    """Stage 3 (taejscc_psnr_full.toml): nothing frozen, TAEF2 at lr * pretrained_lr_fraction. The
+    encoder then differs from the published file, so ``jscc-lab export`` stores it in the release."""
+    import tomllib
+    from importlib import resources
+
+    from jscc_lab.cli import main
+    from jscc_lab.pretrained import load_checkpoint
+    from jscc_lab.train import TrainConfig, Trainer
+
+    stage3 = tomllib.loads((resources.files("jscc_lab") / "configs" / "taejscc_psnr_full.toml").read_text())
+    assert stage3["freeze"] == [] and set(stage3["pretrained_modules"]) == {"ae_encoder", "ae_decoder"}
+    cfg = TrainConfig(name="full", model="taejscc", width=16, blocks=1, cbrs=["1/48", "1/12"], crop=32, batch_size=2,
+                      steps=2, lr=1e-3, warmup_steps=0, device="cpu", threads=1, loss="image",
+                      freeze=stage3["freeze"], pretrained_modules=stage3["pretrained_modules"],
+                      pretrained_lr_fraction=stage3["pretrained_lr_fraction"], train_dir=str(image_dirs / "train"),
+                      val_dir=str(image_dirs / "val"), val_crop=32, out_dir=str(tmp_path / "run"))
+    trainer = Trainer(cfg, progress=False)
+    published = weights.load_weights("taef2_encoder")
+    trainer.fit()
+    trained = {k[len("ae_encoder."):]: v for k, v in trainer.model.state_dict().items() if k.startswith("ae_encoder.")}
+    assert any(not torch.equal(trained[k], v) for k, v in published.items())
+
+    out = tmp_path / "ckpts"
+    assert main(["export", str(tmp_path / "run" / "last.pt"), "taejscc-psnr-awgn", "--out", str(out)]) == 0
+    shipped = torch.load(out / "taejscc-psnr-awgn.pt", weights_only=True)
+    assert "published_weights" not in shipped and any(k.startswith("ae_encoder.") for k in shipped["state_dict"])
+    loaded = load_checkpoint(out / "taejscc-psnr-awgn.pt")["state_dict"]
+    for k, v in trained.items():
+        assert torch.equal(loaded["ae_encoder." + k].float(), v.half().float()), k
