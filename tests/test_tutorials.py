@@ -297,3 +297,32 @@ def test_compacting_turns_a_large_photo_png_into_a_smaller_jpeg():
     assert set(big) == {"image/jpeg"} and set(tiny) == {"image/png"}
     decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(big["image/jpeg"]))))
     assert decoded.shape == photo.shape and np.abs(decoded.astype(float) - photo).mean() < 20
+
+
+def test_compacting_covers_the_saved_widget_state():
+    """Output widgets (a figure drawn by interact) and Image widgets (the explorer's panels) keep
+    their photos in the notebook's widget state: those become JPEG too."""
+    import base64
+    import io
+
+    import nbformat
+    import numpy as np
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray((np.random.default_rng(1).random((300, 300, 3)) * 255).astype(np.uint8)).save(buffer, "PNG")
+    png = base64.b64encode(buffer.getvalue()).decode()
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"version_major": 2, "version_minor": 0, "state": {
+        "a": {"model_name": "OutputModel", "state": {"outputs": [{"output_type": "display_data",
+                                                                "data": {"image/png": png}}]}},
+        "b": {"model_name": "ImageModel", "state": {"format": "png"},
+              "buffers": [{"path": ["value"], "encoding": "base64", "data": png}]},
+        "c": {"model_name": "LayoutModel", "state": {}}}}}
+    assert _execute_module().compact_outputs(nb, above_kib=16) > 0
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    assert set(state["a"]["state"]["outputs"][0]["data"]) == {"image/jpeg"}
+    assert state["b"]["state"]["format"] == "jpeg"
+    image = Image.open(io.BytesIO(base64.b64decode(state["b"]["buffers"][0]["data"])))
+    assert image.format == "JPEG" and image.size == (300, 300)
+    assert _execute_module().compact_outputs(nb, above_kib=16) == 0

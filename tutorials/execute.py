@@ -7,8 +7,9 @@
 Runs every code cell in the foreground with ``nbclient`` (``jupyter nbconvert --execute`` in the
 background has hung on the 2-core machine), in the ``tutorials/`` folder, and writes the outputs
 back. Then every PNG output larger than ``--jpeg-above`` KiB (figures of photographs: the
-reconstructions) is stored as JPEG at quality 95 without chroma subsampling, which looks the same
-at a third of the size; small PNGs (line plots) stay. The committed tree travels to a GPU machine
+reconstructions; also those saved in the widget state of Output and Image widgets) is stored as
+JPEG at quality 95 without chroma subsampling, which looks the same at a third of the size; small
+PNGs (line plots) stay. The committed tree travels to a GPU machine
 in at most 64 MiB (README, "Training on a GPU"), so its notebooks must stay small:
 ``tests/test_tutorials.py`` checks that no committed PNG output exceeds the threshold.
 Afterwards run ``jupytext --sync`` on the ``.py`` files (their text does not change).
@@ -28,26 +29,43 @@ JPEG_ABOVE_KIB = 96
 JPEG_QUALITY = 95
 
 
-def compact_outputs(nb, above_kib: float = JPEG_ABOVE_KIB) -> int:
-    """Replace PNG outputs larger than ``above_kib`` KiB in notebook ``nb`` (an ``nbformat``
-    node, changed in place) by JPEG, quality 95, 4:4:4, when that is smaller. Returns the bytes
-    saved."""
+def _as_jpeg(png_base64: str) -> str | None:
+    """A base64 PNG as base64 JPEG (quality 95, 4:4:4), or ``None`` when that is not smaller."""
     from PIL import Image
 
+    image = Image.open(io.BytesIO(base64.b64decode(png_base64)))
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, "JPEG", quality=JPEG_QUALITY, subsampling=0)
+    jpeg = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return jpeg if len(jpeg) < len(png_base64) else None
+
+
+def compact_outputs(nb, above_kib: float = JPEG_ABOVE_KIB) -> int:
+    """Replace PNG outputs larger than ``above_kib`` KiB in notebook ``nb`` (an ``nbformat``
+    node, changed in place) by JPEG, quality 95, 4:4:4, when that is smaller: cell outputs, and
+    in the saved widget state the outputs of ``Output`` widgets and the values of ``Image``
+    widgets. Returns the bytes saved."""
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    outputs = [o for cell in nb.cells for o in cell.get("outputs", [])]
+    outputs += [o for model in state.values() if model.get("model_name") == "OutputModel"
+                for o in model.get("state", {}).get("outputs", [])]
     saved = 0
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            data = output.get("data", {})
-            text = data.get("image/png")
-            if not text or len(text) <= above_kib * 1024:
-                continue
-            image = Image.open(io.BytesIO(base64.b64decode(text)))
-            buffer = io.BytesIO()
-            image.convert("RGB").save(buffer, "JPEG", quality=JPEG_QUALITY, subsampling=0)
-            jpeg = base64.b64encode(buffer.getvalue()).decode("ascii")
-            if len(jpeg) < len(text):
-                del data["image/png"]
-                data["image/jpeg"] = jpeg
+    for output in outputs:
+        data = output.get("data", {})
+        text = data.get("image/png")
+        if text and len(text) > above_kib * 1024 and (jpeg := _as_jpeg(text)):
+            del data["image/png"]
+            data["image/jpeg"] = jpeg
+            saved += len(text) - len(jpeg)
+    for model in state.values():
+        if model.get("model_name") != "ImageModel" or model.get("state", {}).get("format") != "png":
+            continue
+        for buffer in model.get("buffers", []):
+            text = buffer.get("data", "")
+            if buffer.get("path") == ["value"] and buffer.get("encoding") == "base64" \
+                    and len(text) > above_kib * 1024 and (jpeg := _as_jpeg(text)):
+                buffer["data"] = jpeg
+                model["state"]["format"] = "jpeg"
                 saved += len(text) - len(jpeg)
     return saved
 
