@@ -139,6 +139,18 @@ def training_curve(path, figure) -> str:
             + ", ".join(f"{k}={last[k]:.2f}" for k in keys))
 
 
+def kept_rows(path: Path | None, replaced: set, setting: dict) -> list[dict]:
+    """The rows of ``path`` (a JSON of this script) of systems not in ``replaced``; the file must
+    have been made on the same ``setting`` (images, crop, SNRs), else ``SystemExit``."""
+    if path is None or not path.is_file():
+        raise SystemExit(f"--merge: no results file at --json {path}")
+    saved = json.loads(path.read_text())
+    differs = {k: (saved["meta"].get(k), v) for k, v in setting.items() if saved["meta"].get(k) != v}
+    if differs:
+        raise SystemExit(f"--merge: {path} was made with other settings (theirs, ours): {differs}")
+    return [r for r in saved["rows"] if r["system"] not in replaced]
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="*", default=None,
@@ -150,6 +162,9 @@ def main(argv=None) -> None:
     parser.add_argument("--metrics", nargs="*", default=[], help="more metrics, e.g. ms_ssim lpips")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--json", type=Path, help="save the per-image rows and the summary here")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the rows of other systems already in --json (same images, crop and SNRs): "
+                             "re-evaluate one model without rerunning the rest")
     parser.add_argument("--curve", type=Path, help="checkpoint whose training history to plot")
     parser.add_argument("--curve-figure", type=Path, default=Path("assets/figures/training_curve.png"))
     args = parser.parse_args(argv)
@@ -169,6 +184,9 @@ def main(argv=None) -> None:
         t0 = time.perf_counter()
         rows += sweep(model, images, args.snr, metrics=("psnr", *COLOUR, *args.metrics), name=name)
         print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
+    if args.merge:
+        rows += kept_rows(args.json, set(models), {"images": args.images, "crop": args.crop or None,
+                                                   "snrs_db": args.snr})
     summary = summarize(rows)
     full = args.images == 24 and not args.crop
     reference = separation_rows(args.snr, sorted({r["cbr"] for r in summary})) if full else {}
@@ -183,7 +201,7 @@ def main(argv=None) -> None:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         meta = {"images": args.images, "crop": args.crop or None, "snrs_db": args.snr,
-                "models": list(models), "threads": args.threads}
+                "models": sorted({r["system"] for r in rows}), "threads": args.threads}
         def finite(v):  # valid JSON: no NaN (a one-image group has no standard error)
             return None if isinstance(v, float) and not np.isfinite(v) else v
 
