@@ -355,8 +355,9 @@ def training_stages(path) -> list[dict]:
     checkpoints it started from (``config.init_from``, followed while those files exist). An
     exported checkpoint that already lists ``provenance["stages"]`` contributes those and ends the
     walk. Each stage: ``checkpoint``, ``name``, ``objective`` (the config's ``loss`` or GAN
-    ``stage``), ``steps``, ``batch_size``, ``crop``, ``lr``, ``wall_time_s``, ``cpu_time_s``,
-    ``device`` and ``last_validation`` (the last history entry with validation numbers)."""
+    ``stage``), ``steps``, ``batch_size``, ``crop``, ``lr``, ``freeze``, ``wall_time_s``, ``cpu_time_s``,
+    ``device``, ``validation`` (the history entries with validation numbers) and
+    ``last_validation`` (the last of them)."""
     from .pretrained import load_checkpoint
 
     stages, seen = [], set()
@@ -373,9 +374,10 @@ def training_stages(path) -> list[dict]:
         stages.insert(0, {"checkpoint": str(path), "name": config.get("name"),
                           "objective": config.get("stage") or config.get("loss") or "image",
                           "steps": prov.get("steps", ckpt.get("step")), "batch_size": config.get("batch_size"),
-                          "crop": config.get("crop"), "lr": config.get("lr"),
+                          "crop": config.get("crop"), "lr": config.get("lr"), "freeze": config.get("freeze"),
                           "wall_time_s": prov.get("wall_time_s"), "cpu_time_s": prov.get("cpu_time_s"),
-                          "device": prov.get("device"), "last_validation": validated[-1] if validated else None})
+                          "device": prov.get("device"), "validation": validated,
+                          "last_validation": validated[-1] if validated else None})
         init = config.get("init_from") or ""
         path = Path(init).expanduser() if init else None
     return stages

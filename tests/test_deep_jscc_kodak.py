@@ -28,3 +28,22 @@ def test_merge_keeps_other_systems_made_on_the_same_setting(bench, tmp_path):
         bench.kept_rows(path, {"old"}, {**setting, "snrs_db": [10.0]})
     with pytest.raises(SystemExit, match="no results file"):
         bench.kept_rows(tmp_path / "missing.json", {"old"}, setting)
+
+
+def test_training_curve_spans_every_stage_on_cpu_hours(bench, tmp_path):
+    from jscc_lab.train import save_checkpoint
+
+    def stage(name, steps, freeze, init_from=""):
+        path = tmp_path / f"{name}.pt"
+        history = [{"step": s, "psnr@10dB,cbr1/48": 20.0 + s / 100} for s in range(50, steps + 1, 50)]
+        save_checkpoint({"model": {"name": "taejscc"}, "state_dict": {}, "step": steps,
+                         "config": {"name": name, "init_from": init_from, "loss": "image", "freeze": freeze},
+                         "metrics": {"history": history},
+                         "provenance": {"steps": steps, "wall_time_s": 1800.0, "cpu_time_s": 3600.0, "device": "CPU"}},
+                        path)
+        return path
+
+    last = stage("full", 100, [], init_from=str(stage("frozen", 200, ["ae_encoder"])))
+    text = bench.training_curve(last, tmp_path / "curve.png")
+    assert "2 stage(s), 300 steps, 2.00 cpu hours" in text and "psnr@10dB,cbr1/48=21.00" in text
+    assert (tmp_path / "curve.png").stat().st_size > 10_000
