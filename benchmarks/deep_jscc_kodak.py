@@ -29,7 +29,7 @@ from jscc_lab import pretrained
 from jscc_lab.channels import cbr_label
 from jscc_lab.data import center_crop, kodak
 from jscc_lab.evaluate import summarize, sweep
-from jscc_lab.train import training_stages
+from jscc_lab.plotting import plot_training_curve
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEPARATION = RESULTS / "separation_sweep_kodak24.json"
@@ -108,44 +108,16 @@ def target_report(summary, reference, full_kodak: bool) -> str:
 
 def training_curve(path, figure) -> str:
     """Validation PSNR (per CBR) against the CPU-hours of every training stage behind checkpoint
-    ``path`` (``train.training_stages``: its init_from chain, or the stages an export recorded)."""
+    ``path``, saved to ``figure``; returns a one-line summary."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    stages = training_stages(path)
-    own = [h for h in pretrained.load_checkpoint(path)["metrics"]["history"] if any(k.startswith("psnr@") for k in h)]
-    clock = "cpu_time_s" if all(st.get("cpu_time_s") for st in stages) else "wall_time_s"
-    points, offset, ends = [], 0.0, []
-    for i, st in enumerate(stages):  # steps convert to hours at each stage's mean pace
-        val = st.get("validation") or (own if i == len(stages) - 1 else [])
-        points += [(offset + h["step"] * st[clock] / st["steps"] / 3600, h)
-                   for h in val if any(k.startswith("psnr@") for k in h)]
-        offset += st[clock] / 3600
-        frozen = st.get("freeze")
-        ends.append((offset, f"{st.get('objective') or st.get('name')}" + (f"\n{'+'.join(frozen)} frozen" if frozen else
-                                                                              "\nall trained" if frozen == [] else "")))
-    keys = sorted({k for _, h in points for k in h if k.startswith("psnr@")})
-    fig, ax = plt.subplots(figsize=(7.5, 4))
-    ax.set_xlim(0, offset * 1.02)
-    for k in keys:
-        ax.plot([x for x, _ in points], [h.get(k, np.nan) for _, h in points], marker="o", ms=3,
-                label=k.replace("psnr@", ""))
-    start = 0.0
-    for end, objective in ends:
-        ax.axvline(end, color="grey", ls=":", lw=1)
-        ax.text((start + end) / 2, ax.get_ylim()[0], objective, fontsize=7, va="bottom", ha="center")
-        start = end
-    ax.set_xlabel("training CPU-hours, all stages" if clock == "cpu_time_s" else "training wall-clock hours, all stages")
-    ax.set_ylabel("validation PSNR (dB), BSDS500 test crops")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    fig.tight_layout()
-    fig.savefig(figure, dpi=120)
-    last = points[-1][1]
-    return (f"training curve of {path}: {len(stages)} stage(s), {sum(st['steps'] for st in stages)} steps, "
-            f"{offset:.2f} {clock[:-7]} hours; last validation " + ", ".join(f"{k}={last[k]:.2f}" for k in keys))
+    ax, summary = plot_training_curve(path)
+    ax.figure.savefig(figure, dpi=120)
+    plt.close(ax.figure)
+    return f"training curve of {path}: {summary}"
 
 
 def kept_rows(path: Path | None, replaced: set, setting: dict) -> list[dict]:

@@ -112,3 +112,46 @@ def plot_quality_vs_cbr(curves: dict, metric: str, points: dict | None = None, a
     if legend:
         ax.legend(fontsize=8)
     return ax
+
+
+def plot_training_curve(path, ax=None):
+    """Validation PSNR (one line per operating point, e.g. ``10dB,cbr1/48``) of checkpoint
+    ``path`` against the CPU-hours of every training stage behind it
+    (:func:`jscc_lab.train.training_stages`: its ``init_from`` chain, or the stages an export
+    recorded), stage boundaries marked with their objective and what was frozen. Wall-clock hours
+    when a stage lacks CPU time. Returns ``(ax, summary)``, ``summary`` a one-line string."""
+    from .pretrained import load_checkpoint
+    from .train import training_stages
+
+    stages = training_stages(path)
+    own = [h for h in load_checkpoint(path)["metrics"]["history"] if any(k.startswith("psnr@") for k in h)]
+    clock = "cpu_time_s" if all(st.get("cpu_time_s") for st in stages) else "wall_time_s"
+    points, offset, ends = [], 0.0, []
+    for i, st in enumerate(stages):  # steps convert to hours at each stage's mean pace
+        val = st.get("validation") or (own if i == len(stages) - 1 else [])
+        points += [(offset + h["step"] * st[clock] / st["steps"] / 3600, h)
+                   for h in val if any(k.startswith("psnr@") for k in h)]
+        offset += st[clock] / 3600
+        frozen = st.get("freeze")
+        what = "\nall trained" if frozen == [] else f"\n{'+'.join(frozen)} frozen" if frozen else ""
+        ends.append((offset, f"{st.get('objective') or st.get('name')}{what}"))
+    keys = sorted({k for _, h in points for k in h if k.startswith("psnr@")})
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7.5, 4), layout="constrained")
+    ax.set_xlim(0, offset * 1.02)
+    for k in keys:
+        ax.plot([x for x, _ in points], [h.get(k, np.nan) for _, h in points], marker="o", ms=3,
+                label=k.replace("psnr@", ""))
+    start = 0.0
+    for end, label in ends:
+        ax.axvline(end, color="grey", ls=":", lw=1)
+        ax.text((start + end) / 2, ax.get_ylim()[0], label, fontsize=7, va="bottom", ha="center")
+        start = end
+    ax.set_xlabel("training CPU-hours, all stages" if clock == "cpu_time_s" else "training wall-clock hours, all stages")
+    ax.set_ylabel("validation PSNR (dB), BSDS500 test crops")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    last = points[-1][1]
+    summary = (f"{len(stages)} stage(s), {sum(st['steps'] for st in stages)} steps, {offset:.2f} {clock[:-7]} hours; "
+               "last validation " + ", ".join(f"{k}={last[k]:.2f}" for k in keys))
+    return ax, summary

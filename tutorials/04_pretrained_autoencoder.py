@@ -49,7 +49,7 @@ from jscc_lab.data import center_crop, kodak
 from jscc_lab.metrics import psnr
 from jscc_lab.models import TAEJSCC
 from jscc_lab.models.taef2 import taef2
-from jscc_lab.plotting import plot_curves, show_images
+from jscc_lab.plotting import plot_curves, plot_training_curve, show_images
 from jscc_lab.train import TrainConfig, Trainer
 
 # %% [markdown]
@@ -222,7 +222,7 @@ if not settings.quick():  # the lesson, on this run's numbers: minutes of traini
 #
 # `taejscc-psnr-awgn` is the same family at full size (`width=192, blocks=4`), trained longer:
 # first on the latent, then on pixels with the TAEF2 decoder fine-tuned for MSE. Its file keeps
-# the training history, so we can see what each extra CPU-hour bought.
+# the validation history of every training stage, so we can see what each extra CPU-hour bought.
 
 # %%
 shipped, ckpt = pretrained.load(SHIPPED, return_checkpoint=True)
@@ -242,19 +242,8 @@ assert all(a < b for a, b in zip(at10, at10[1:])), "PSNR must rise with the CBR"
 assert all(v[0] < v[-1] for v in curves.values()), "PSNR must rise with the SNR"
 
 # %%
-history = ckpt["metrics"]["history"]
-stages = ckpt["provenance"].get("stages", [])
-offset = sum(s["wall_time_s"] for s in stages[:-1]) / 3600 if stages else 0.0
-hours_per_step = ckpt["provenance"]["wall_time_s"] / ckpt["provenance"]["steps"] / 3600
-val = [h for h in history if any(k.startswith("psnr@") for k in h)]
-fig, ax = plt.subplots(figsize=(6, 3.5))
-for key in sorted({k for h in val for k in h if k.startswith("psnr@")}):
-    ax.plot([offset + h["step"] * hours_per_step for h in val], [h[key] for h in val], marker="o",
-            label=key.replace("psnr@10dB,", ""))
-ax.set_xlabel("training hours on 2 CPU cores (after the latent stage)")
-ax.set_ylabel("validation PSNR at 10 dB")
-ax.grid(alpha=0.3)
-ax.legend()
+ax, summary = plot_training_curve(pretrained.CHECKPOINT_DIR / pretrained.info(SHIPPED)["file"])
+print(summary)
 plt.show()
 
 # %% [markdown]
