@@ -1,5 +1,6 @@
 """Shared fixtures. CI sets JSCC_LAB_DATA=../shared/data JSCC_LAB_OFFLINE=1 JSCC_LAB_QUICK=1."""
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -11,6 +12,15 @@ REPO = Path(__file__).resolve().parents[1]
 # Notebook kernels run inside tutorials/: make a relative JSCC_LAB_DATA absolute before they start.
 if os.environ.get("JSCC_LAB_DATA"):
     os.environ["JSCC_LAB_DATA"] = str(Path(os.environ["JSCC_LAB_DATA"]).expanduser().resolve())
+
+
+def load_script(relative: str):
+    """A script of the repository (``"benchmarks/gpu_burst.py"``) imported as a module."""
+    path = REPO / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture

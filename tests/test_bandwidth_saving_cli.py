@@ -2,7 +2,6 @@
 --rows-from, the JSON it writes, and CBRs read from the models. No LPIPS / DISTS / HEVC runs:
 the one end-to-end test scores PSNR of untrained tiny models on 32x32 crops."""
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import load_script
 from PIL import Image
 
 from jscc_lab.data import center_crop, load_image
@@ -21,10 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bandwidth_saving_bench", REPO / "benchmarks" / "bandwidth_saving.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/bandwidth_saving.py")
 
 
 def _write(path, width, height, seed=0):

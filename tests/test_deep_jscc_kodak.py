@@ -1,20 +1,14 @@
 """benchmarks/deep_jscc_kodak.py --merge: one model re-evaluated, the other systems' rows kept."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "deep_jscc_kodak.py"
+from conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("deep_jscc_kodak", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/deep_jscc_kodak.py")
 
 
 def test_merge_keeps_other_systems_made_on_the_same_setting(bench, tmp_path):

@@ -1,21 +1,15 @@
 """benchmarks/equal_budget.py: runs on a CPU-hours axis, warm-start stages counted."""
 
-import importlib.util
-from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 from jscc_lab.train import save_checkpoint
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "equal_budget.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("equal_budget", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/equal_budget.py")
 
 
 def _ckpt(path, steps, cpu_s, history, init_from=""):

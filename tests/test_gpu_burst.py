@@ -1,7 +1,6 @@
 """benchmarks/gpu_burst.py rehearsed on the CPU (the same command and output layout as on a GPU),
 and the trainer options it relies on: max_minutes, init_from a float16 export without TAEF2 files."""
 
-import importlib.util
 import json
 import os
 import re
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import load_script
 
 from jscc_lab import pretrained
 from jscc_lab.models import TAEJSCC
@@ -30,10 +30,7 @@ CBRS = ["1/48", "1/12"]
 
 
 def _burst_module():
-    spec = importlib.util.spec_from_file_location("gpu_burst", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/gpu_burst.py")
 
 
 def test_max_minutes_stops_validates_and_saves(image_dirs, tmp_path):

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import jupytext
 import pytest
+from conftest import load_script
 
 TUTORIALS = Path(__file__).resolve().parents[1] / "tutorials"
 SOLUTION = re.compile(r"^###\s+Solution to exercise\s+(\d+)\b", re.IGNORECASE)
@@ -252,12 +253,7 @@ def test_the_lesson_assert_must_be_outside_the_solutions():
 
 
 def _execute_module():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("execute_tutorials", TUTORIALS / "execute.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("tutorials/execute.py")
 
 
 @pytest.mark.parametrize("notebook", sorted(TUTORIALS.glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.name)

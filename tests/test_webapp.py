@@ -7,7 +7,6 @@ Screenshots go to ``test-artifacts/explorer.png`` and ``explorer_load.png``, the
 numbers to ``test-artifacts/explorer_load.json``.
 """
 
-import importlib.util
 import json
 import signal
 import subprocess
@@ -15,12 +14,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
-_spec = importlib.util.spec_from_file_location("explorer_load", REPO / "benchmarks" / "explorer_load.py")
-load = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(load)
+load = load_script("benchmarks/explorer_load.py")
 
 
 
