@@ -350,14 +350,18 @@ def export_checkpoint(src, dst, extra_provenance: dict | None = None, half: bool
     return save_checkpoint(slim, dst)
 
 
+#: the loss weights a stage's record keeps (perceptual and GAN stages)
+LOSS_WEIGHTS = ("mse_weight", "lpips_weight", "adversarial_weight")
+
+
 def training_stages(path) -> list[dict]:
     """The training stages behind checkpoint ``path``, oldest first: the run itself and the
     checkpoints it started from (``config.init_from``, followed while those files exist). An
     exported checkpoint that already lists ``provenance["stages"]`` contributes those and ends the
     walk. Each stage: ``checkpoint``, ``name``, ``objective`` (the config's ``loss`` or GAN
-    ``stage``), ``steps``, ``batch_size``, ``crop``, ``lr``, ``freeze``, ``wall_time_s``, ``cpu_time_s``,
-    ``device``, ``validation`` (the history entries with validation numbers) and
-    ``last_validation`` (the last of them)."""
+    ``stage``), ``steps``, ``batch_size``, ``crop``, ``lr``, ``freeze``, ``loss_weights``,
+    ``wall_time_s``, ``cpu_time_s``, ``device``, ``validation`` (the history entries with
+    validation numbers) and ``last_validation`` (the last of them)."""
     from .pretrained import load_checkpoint
 
     stages, seen = [], set()
@@ -375,6 +379,7 @@ def training_stages(path) -> list[dict]:
                           "objective": config.get("stage") or config.get("loss") or "image",
                           "steps": prov.get("steps", ckpt.get("step")), "batch_size": config.get("batch_size"),
                           "crop": config.get("crop"), "lr": config.get("lr"), "freeze": config.get("freeze"),
+                          "loss_weights": {k: config[k] for k in LOSS_WEIGHTS if k in config},
                           "wall_time_s": prov.get("wall_time_s"), "cpu_time_s": prov.get("cpu_time_s"),
                           "device": prov.get("device"), "validation": validated,
                           "last_validation": validated[-1] if validated else None})
