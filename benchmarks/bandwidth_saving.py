@@ -46,6 +46,9 @@ same setup, so that redrawing the figures takes seconds; it refuses rows made on
     python benchmarks/bandwidth_saving.py --crop 256 --json rows.json --figure grid.jpg
     python benchmarks/bandwidth_saving.py --crop 256 --rows-from rows.json --curves-figure curves.png
 
+``--resweep SYSTEM ...`` with ``--rows-from`` sweeps those systems again (a reference whose
+checkpoint changed, or ours) and reuses the file's rows of the rest (HEVC takes the longest).
+
 Kodak-24 at full size with all references takes a while on a CPU (the HEVC rate control and
 DISTS dominate); ``--images`` / ``--crop`` make a quick version.
 """
@@ -497,6 +500,9 @@ def main(argv=None) -> int:
     parser.add_argument("--json", default="", help="also write the setup, images, rows and savings to this file")
     parser.add_argument("--rows-from", default="", metavar="JSON",
                         help="reuse the rows of an earlier --json run on the same images and setup instead of sweeping")
+    parser.add_argument("--resweep", nargs="+", default=[], metavar="SYSTEM",
+                        help="with --rows-from: sweep these systems again (ours or a reference, e.g. psnr-model "
+                             "after its checkpoint changed) and reuse the file's rows of the rest")
     parser.add_argument("--figure", default="", metavar="PATH", help="write the reconstructions side by side here")
     parser.add_argument("--figure-images", nargs="+", type=int, default=[3, 4, 12], metavar="I",
                         help="image numbers (0-based) shown in --figure (default: a face, fine detail, water)")
@@ -527,13 +533,21 @@ def main(argv=None) -> int:
           f"AWGN {args.snr:g} dB, ours: {' '.join(args.ours)} at CBR {_cbrs_text(ours_cbrs)}"
           + (f", beta={args.beta:g}" if realism else ""), file=sys.stderr)
     systems = _references(args)
+    wrong = sorted(set(args.resweep) - {"ours", *systems})
+    if wrong or (args.resweep and not args.rows_from):
+        raise SystemExit(f"--resweep {' '.join(wrong or args.resweep)}: needs --rows-from and names among "
+                         f"ours, {', '.join(systems)}")
+    swept = set(args.resweep) if args.rows_from else {"ours", *systems}
+    rows = []
     if args.rows_from:
         needed = {"ours": [(c, b) for c in ours_cbrs for b in betas], **{ref: [] for ref in systems}}
-        rows = _rows_from(args.rows_from, setup, ids, needed)
-    else:
-        rows = sweep(model, images, [args.snr], metrics=metrics, cbrs=ours_cbrs, betas=betas, name="ours",
-                     seed=args.seed)
-        for ref, system in systems.items():
+        needed = {k: v for k, v in needed.items() if k not in swept}
+        rows = [r for r in _rows_from(args.rows_from, setup, ids, needed) if r["system"] not in swept]
+    if "ours" in swept:
+        rows += sweep(model, images, [args.snr], metrics=metrics, cbrs=ours_cbrs, betas=betas, name="ours",
+                      seed=args.seed)
+    for ref, system in systems.items():
+        if ref in swept:
             cbrs = [float(Fraction(c)) for c in args.hevc_cbrs] if ref.startswith("hevc") else None
             rows += sweep(system, images, [args.snr], metrics=metrics, cbrs=cbrs, name=ref, seed=args.seed)
 

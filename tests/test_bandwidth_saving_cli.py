@@ -192,6 +192,15 @@ def test_main_on_a_folder_with_rate_adaptive_models_and_rows_from(bench, photos,
     curves = tmp_path / "curves.png"  # ours at two CBRs: drawn as a curve
     assert bench.main([*common, "--rows-from", str(out), "--curves-figure", str(curves)]) == 0
     assert curves.stat().st_size > 0
+    models["psnr-ra"] = TAEJSCC(width=8, blocks=1, pretrained=False, cbrs=("1/96", "1/48", "1/24", "1/12"))
+    again = tmp_path / "again.json"  # the reference's checkpoint changed: sweep it again, reuse ours
+    assert bench.main([*common, "--rows-from", str(out), "--resweep", "psnr-model", "--json", str(again)]) == 0
+    before, after = doc["rows"], json.loads(again.read_text())["rows"]
+    assert [r for r in after if r["system"] == "ours"] == [r for r in before if r["system"] == "ours"]
+    assert [r["psnr"] for r in after if r["system"] == "psnr-model"] != [r["psnr"] for r in before
+                                                                         if r["system"] == "psnr-model"]
+    with pytest.raises(SystemExit, match="--resweep hevc-ldpc: needs --rows-from"):
+        bench.main([*common, "--rows-from", str(out), "--resweep", "hevc-ldpc"])
     _write(photos / "p2.png", 40, 36, seed=9)  # same names and count, other pixels
     with pytest.raises(SystemExit, match="image 1 is p2.png"):
         bench.main([*common, "--rows-from", str(out)])
