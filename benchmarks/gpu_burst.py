@@ -68,7 +68,7 @@ RETURN_FILES, RETURN_BYTES = 8, 64 * MIB  # the device tool's limits for the out
 FAMILIES = {
     "taejscc_perceptual_stage1": "taejscc_perceptual_stage1.toml",
     "taejscc_perceptual_gan": "taejscc_perceptual_gan.toml",
-    "taejscc_psnr": "taejscc_psnr_image.toml",
+    "taejscc_psnr": "taejscc_psnr_full.toml",
     "perceptual_stage1": "perceptual_gpu_stage1.toml",
     "perceptual_gan": "perceptual_gpu_gan.toml",
     "adjscc": "adjscc_gpu.toml",

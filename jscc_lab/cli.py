@@ -395,7 +395,7 @@ def _export(args) -> int:
             f"{wall / 3600:.2f} h wall on {prov.get('device', 'unknown device')}")
         if not args.no_register:
             fields = {"model": spec.get("name"), "channel": spec.get("channel"), "device": prov.get("device"),
-                      "steps": steps, "wall_time_s": round(wall, 1)}
+                      "steps": steps, "wall_time_s": round(wall, 1), "cpu_time_s": round(cpu, 1)}
             fields.update({k: kwargs[k] for k in ("cbrs", "cbr", "realism") if k in kwargs})
             register(dst, args.name, description, root=out, **fields)
     except (OSError, CheckpointError) as err:

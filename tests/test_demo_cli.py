@@ -189,7 +189,8 @@ def test_cli_export_ships_a_run_with_its_stages(tmp_path, capsys):
     assert main(["export", str(last), "adjscc-psnr-awgn-cbr1_12", "--out", str(out)]) == 0
     assert "2 stage(s), 30 steps" in capsys.readouterr().out
     entry = pretrained.info("adjscc-psnr-awgn-cbr1_12", root=out)
-    assert entry["steps"] == 30 and entry["wall_time_s"] == 1800.0 and entry["cbr"] == "1/12"
+    assert entry["steps"] == 30 and entry["wall_time_s"] == 1800.0 and entry["cpu_time_s"] == 3000.0
+    assert entry["cbr"] == "1/12"
     shipped = pretrained.load_checkpoint(out / "adjscc-psnr-awgn-cbr1_12.pt")
     assert "optimizer" not in shipped and [s["name"] for s in shipped["provenance"]["stages"]] == ["first", "second"]
     assert all(v.dtype == torch.float16 for v in shipped["state_dict"].values() if v.is_floating_point())
