@@ -239,7 +239,7 @@ ax = plot_curves(SNRS_DB, curves, "test SNR (dB)", "PSNR (dB)",
 # ## 4 · What longer training reaches: one shipped model, four bandwidths
 #
 # Three hundred CPU steps teach the mechanics, not the quality. The shipped checkpoint
-# `taejscc-psnr-awgn` is deep JSCC trained for about 1.4 hours on 2 CPU cores, built around a
+# `taejscc-psnr-awgn` is deep JSCC trained for about 4 CPU-hours (3 hours on 2 cores), built around a
 # small pretrained image autoencoder (tutorial 04 takes it apart). Two things are new:
 # - it is **rate-adaptive**: one set of weights serves CBR 1/96, 1/48, 1/24 and 1/12 (`cbr=`, one
 #   of `model.cbrs`); its symbols are ordered by importance, and a lower CBR sends the first ones;
