@@ -59,9 +59,9 @@ SHIPPED = REPO / "assets" / "checkpoints" / "taejscc-psnr-awgn.pt"
 FORMAT = "jscc_lab.gpu_burst/1"
 MIB = 1 << 20
 PART_BYTES = 16_000_000  # < 16 MiB, the device tool's limit per returned file
-#: weight files the pack carries: LPIPS-alex of the perceptual loss, and the frozen TAEF2 encoder
-#: that the shipped TAEJSCC files leave to its published file (``published_weights``)
-PACK_WEIGHTS = ("alexnet_features", "taef2_encoder")
+#: weight files the pack always carries: LPIPS-alex of the perceptual loss (plus those the shipped
+#: starting checkpoint leaves to a published file: :func:`pack_weights`)
+PACK_WEIGHTS = ("alexnet_features",)
 RETURN_FILES, RETURN_BYTES = 8, 64 * MIB  # the device tool's limits for the output folder
 
 #: family -> config file (the TOML's ``stage`` key picks the GAN trainer)
@@ -202,9 +202,9 @@ def check_environment(device: torch.device) -> dict:
     env["files"] = files
     if not files["alexnet_features"]:
         env["problems"].append("no alexnet_features.pth: the perceptual stages (LPIPS) will fail")
-    if not files["taef2_encoder"]:
-        env["problems"].append("no taef2_encoder.pth: the shipped TAEJSCC leaves its frozen encoder to it; "
-                               "the TAEJSCC stages will fail")
+    for name in pack_weights() if SHIPPED.is_file() else ():
+        if name in files and not files[name]:
+            env["problems"].append(f"no {name}.pth: {SHIPPED.name} leaves weights to it; the TAEJSCC stages will fail")
     if not files["shipped_taejscc"]:
         env["problems"].append(f"no {SHIPPED}: the TAEJSCC stages will fail")
     try:
@@ -548,9 +548,16 @@ def tree_bytes(exclude: Path | None = None) -> int | None:
     return total
 
 
+def pack_weights(shipped: Path = SHIPPED) -> tuple[str, ...]:
+    """Weight files the GPU run needs: :data:`PACK_WEIGHTS` and those that ``shipped`` (where
+    every TAEJSCC stage starts) leaves to a published file (its ``published_weights``)."""
+    published = torch.load(shipped, map_location="cpu", weights_only=True).get("published_weights") or {}
+    return tuple(dict.fromkeys([*PACK_WEIGHTS, *published.values()]))
+
+
 def prepare_data(pack: Path, pack_mib: float | None, val_images: int, min_side: int = 256) -> dict:
-    """Write the data pack: ``data/weights/alexnet_features.pth`` (LPIPS) and ``taef2_encoder.pth``
-    (the frozen encoder the shipped TAEJSCC files leave to it), ``data/train/`` (BSDS500
+    """Write the data pack: ``data/weights/alexnet_features.pth`` (LPIPS) and any weight file the
+    shipped starting checkpoint leaves to its published file (:func:`pack_weights`), ``data/train/`` (BSDS500
     train+val and ImageNet sample JPEGs, unchanged, alternating, short side >= ``min_side``, as
     many as fit), ``data/val/`` (the first BSDS500 test images) and ``site/lpips`` (the package)."""
     from PIL import Image
@@ -565,8 +572,9 @@ def prepare_data(pack: Path, pack_mib: float | None, val_images: int, min_side: 
     if tree is None and not pack_mib:
         raise ValueError("git cannot list the working tree here, so its size is unknown: pass --pack-mib")
     budget = int(pack_mib * MIB) if pack_mib else 63 * MIB - tree
-    needed = [find_on_disk(name) for name in PACK_WEIGHTS]
-    for name, path in zip(PACK_WEIGHTS, needed):
+    names = pack_weights()
+    needed = [find_on_disk(name) for name in names]
+    for name, path in zip(names, needed):
         if path is None:
             raise FileNotFoundError(f"{name}.pth is not in $JSCC_LAB_DATA/weights or ~/.cache/jscc_lab/weights")
     import lpips

@@ -80,7 +80,9 @@ def test_cpu_rehearsal_writes_the_gpu_layout(data_root, tmp_path):
 
     assert "training images" in run("--prepare-data", str(pack), "--pack-mib", "14", "--val-images", "2")
     info = json.loads((pack / "pack.json").read_text())
-    assert info["train_images"] > 0 and info["weights"] == ["alexnet_features.pth", "taef2_encoder.pth"]
+    burst = _burst_module()
+    assert info["train_images"] > 0 and info["weights"] == [f"{n}.pth" for n in burst.pack_weights()]
+    assert info["weights"][0] == "alexnet_features.pth"
     assert all((pack / "data" / "weights" / name).is_file() for name in info["weights"])
     assert (pack / "site" / "lpips" / "__init__.py").is_file()
 
@@ -125,3 +127,11 @@ def test_cpu_rehearsal_writes_the_gpu_layout(data_root, tmp_path):
     model = pretrained.load("taejscc-perceptual-awgn", root=into)
     x = torch.rand(1, 3, 32, 32)
     assert model(x, 10.0, cbr=1 / 48, beta=1.0).shape == x.shape
+
+
+def test_the_pack_carries_the_weights_the_starting_checkpoint_leaves_out(tmp_path):
+    burst = _burst_module()
+    torch.save({"state_dict": {}}, tmp_path / "own.pt")
+    torch.save({"state_dict": {}, "published_weights": {"ae_encoder": "taef2_encoder"}}, tmp_path / "slim.pt")
+    assert burst.pack_weights(tmp_path / "own.pt") == ("alexnet_features",)
+    assert burst.pack_weights(tmp_path / "slim.pt") == ("alexnet_features", "taef2_encoder")
