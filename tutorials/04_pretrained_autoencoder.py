@@ -221,7 +221,8 @@ if not settings.quick():  # the lesson, on this run's numbers: minutes of traini
 # ## 6 · The shipped checkpoint, and what more CPU time buys
 #
 # `taejscc-psnr-awgn` is the same family at full size (`width=192, blocks=4`), trained longer:
-# first on the latent, then on pixels with the TAEF2 decoder fine-tuned for MSE. Its file keeps
+# first on the latent, then on pixels with the TAEF2 decoder fine-tuned for MSE, then with the
+# encoder fine-tuned too (a frozen encoder caps PSNR at TAEF2's own ceiling). Its file keeps
 # the validation history of every training stage, so we can see what each extra CPU-hour bought.
 
 # %%
