@@ -360,8 +360,8 @@ def training_stages(path) -> list[dict]:
     exported checkpoint that already lists ``provenance["stages"]`` contributes those and ends the
     walk. Each stage: ``checkpoint``, ``name``, ``objective`` (the config's ``loss`` or GAN
     ``stage``), ``steps``, ``batch_size``, ``crop``, ``lr``, ``freeze``, ``loss_weights``,
-    ``wall_time_s``, ``cpu_time_s``, ``device``, ``validation`` (the history entries with
-    validation numbers) and ``last_validation`` (the last of them)."""
+    ``wall_time_s``, ``cpu_time_s``, ``device`` and ``validation`` (the history entries with
+    validation numbers)."""
     from .pretrained import load_checkpoint
 
     stages, seen = [], set()
@@ -381,8 +381,7 @@ def training_stages(path) -> list[dict]:
                           "crop": config.get("crop"), "lr": config.get("lr"), "freeze": config.get("freeze"),
                           "loss_weights": {k: config[k] for k in LOSS_WEIGHTS if k in config},
                           "wall_time_s": prov.get("wall_time_s"), "cpu_time_s": prov.get("cpu_time_s"),
-                          "device": prov.get("device"), "validation": validated,
-                          "last_validation": validated[-1] if validated else None})
+                          "device": prov.get("device"), "validation": validated})
         init = config.get("init_from") or ""
         path = Path(init).expanduser() if init else None
     return stages
