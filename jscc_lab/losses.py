@@ -132,8 +132,9 @@ class DistortionLoss:
         the LPIPS network).
     lpips_net : ``"alex"`` (paper) or ``"vgg"``.
 
-    Call: ``loss(x, x_hat) -> (total, parts)`` with ``total`` ``(N,)`` float32 and ``parts`` a
-    dict of the unweighted per-image terms (``"mse_255"``, ``"lpips"``) for logging.
+    Call: ``loss(x, x_hat, lpips_scale=None) -> (total, parts)`` with ``total`` ``(N,)`` float32
+    and ``parts`` a dict of the unweighted per-image terms (``"mse_255"``, ``"lpips"``) for
+    logging; ``lpips_scale`` ``(N,)`` (optional) multiplies each image's LPIPS term.
     """
 
     mse_weight: float = PAPER_WEIGHTS["mse"]
@@ -151,7 +152,7 @@ class DistortionLoss:
             raise ValueError(f"lpips_net must be 'alex' or 'vgg', got {self.lpips_net!r}")
         self._lpips = LPIPSLoss(self.lpips_net) if self.lpips_weight else None
 
-    def __call__(self, x: torch.Tensor, x_hat: torch.Tensor):
+    def __call__(self, x: torch.Tensor, x_hat: torch.Tensor, lpips_scale: torch.Tensor | None = None):
         parts = {}
         total = torch.zeros(x.shape[0], device=x.device)
         if self.mse_weight:
@@ -159,7 +160,8 @@ class DistortionLoss:
             total = total + self.mse_weight * parts["mse_255"]
         if self._lpips is not None:
             parts["lpips"] = self._lpips(x, x_hat)
-            total = total + self.lpips_weight * parts["lpips"]
+            weight = self.lpips_weight if lpips_scale is None else self.lpips_weight * lpips_scale
+            total = total + weight * parts["lpips"]
         return total, parts
 
 

@@ -14,6 +14,9 @@ checkpoints and exact resume) through its override points:
   probability ``beta_edge_prob`` exactly 0 or 1), the generator is told ``beta``, and its
   adversarial loss is weighted by ``beta``: ``loss_i = distortion_i + w_adv * beta_i * g_i``.
   ``beta = 0`` is thus the stage-1 objective and ``beta = 1`` the paper's full objective.
+  With ``beta_scales_lpips`` the LPIPS term is weighted by ``beta`` too
+  (``loss_i = w_mse * mse_i + beta_i * (w_lp * lpips_i + w_adv * g_i)``): ``beta = 0`` is then
+  the MSE end (the PSNR model's objective), which makes the knob span distortion to realism.
 * **Guards**: a non-finite loss or gradient stops the run *before* the optimiser step with a
   :class:`TrainingDiverged` error naming the last good checkpoint (``last.pt`` is written
   atomically and only from finite states). A distortion that stays above
@@ -93,12 +96,15 @@ class PerceptualTrainConfig(TrainConfig):
     of the same model to warm-start from (the stage-1 result for ``"gan"``; for ``"taejscc"``
     also a PSNR TAEJSCC checkpoint of the same width, blocks, cbrs and channel, which lacks only
     the realism weights); ``init_encoder_from`` optionally a PSNR ADJSCC checkpoint of the same
-    CBR and width whose encoder is copied (a head start for stage 1; ``"perceptual"`` only).
+    CBR and width whose encoder is copied (a head start for stage 1; ``"perceptual"`` only);
+    ``init_discriminator``: a GAN stage whose ``init_from`` is a GAN checkpoint also takes its
+    discriminator and the discriminator's optimiser (continue a GAN with changed loss weights).
     Loss (paper code defaults): ``mse_weight`` (on 0-255), ``lpips_weight``, ``lpips_net``,
     ``adversarial_weight``, ``gan_loss`` (``"non_saturating"``, ``"hinge"``,
     ``"least_squares"``), ``r1_weight`` (0 = off; the penalty is ``r1_weight / 2 * ||grad||^2``).
     Discriminator: ``d_filters``, ``d_lr`` (Adam, same schedule shape as ``lr``).
-    Realism: ``beta_edge_prob`` (probability that an image's ``beta`` is exactly 0 or 1).
+    Realism: ``beta_edge_prob`` (probability that an image's ``beta`` is exactly 0 or 1);
+    ``beta_scales_lpips`` (weight the LPIPS term by ``beta`` as well as the adversarial one).
     Guards: ``divergence_factor``, ``divergence_patience``, ``guard_warmup`` (steps whose mean
     distortion is the reference level). Logging: ``sample_every`` (0 = off).
     """
@@ -124,6 +130,8 @@ class PerceptualTrainConfig(TrainConfig):
     warmup_steps: int = 0
     lr_final_fraction: float = 1.0
     beta_edge_prob: float = 0.25
+    beta_scales_lpips: bool = False
+    init_discriminator: bool = True
     divergence_factor: float = 3.0
     divergence_patience: int = 50
     guard_warmup: int = 20
@@ -225,8 +233,7 @@ class GANTrainer(Trainer):
         self.warm_start: dict = {}
         if c.init_encoder_from:
             self._init_encoder(c.init_encoder_from)
-        if c.init_from:
-            self._init_model(c.init_from)
+        d_state = self._init_model(c.init_from) if c.init_from else None
         self.discriminator = self.d_net = self.d_optimizer = None
         if c.stage == "gan":
             self.d_loss_fn, self.g_loss_fn = adversarial_losses(c.gan_loss)
@@ -238,6 +245,8 @@ class GANTrainer(Trainer):
                 ids = [self.device.index] if self.device.type == "cuda" else None
                 self.d_net = nn.parallel.DistributedDataParallel(self.discriminator, device_ids=ids)
             self.d_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=c.d_lr)
+            if d_state and c.init_discriminator:
+                self._init_discriminator(c.init_from, d_state)
         self.guard = {"reference": None, "warmup_sum": 0.0, "warmup_n": 0, "bad_steps": 0}
         self._sample_images = None
 
@@ -248,7 +257,9 @@ class GANTrainer(Trainer):
         run loads ``init_from`` itself, in :meth:`_init_model` once the trainer is set up (after
         ``init_encoder_from``, recording provenance, and accepting a PSNR TAEJSCC checkpoint)."""
 
-    def _init_model(self, path) -> None:
+    def _init_model(self, path) -> dict | None:
+        """Load ``init_from``'s model weights; returns its discriminator state (``{"discriminator",
+        "d_optimizer"}``) when it is a GAN checkpoint with one, else ``None``."""
         ckpt = _load_any(path)
         c = self.config
         spec, new_keys = ckpt.get("model"), []
@@ -267,6 +278,17 @@ class GANTrainer(Trainer):
                                     "device": prov.get("device")}
         if new_keys:
             self.warm_start["model"]["new_keys"] = new_keys
+        extra = ckpt.get("extra") or {}
+        return extra if "discriminator" in extra else None
+
+    def _init_discriminator(self, path, state: dict) -> None:
+        try:
+            self.discriminator.load_state_dict(state["discriminator"])
+        except RuntimeError as err:
+            raise ValueError(f"init_from={path}: its discriminator does not fit this run (same d_filters "
+                             f"needed, or init_discriminator = false): {str(err).splitlines()[-1].strip()}") from err
+        self.d_optimizer.load_state_dict(state["d_optimizer"])
+        self.warm_start["discriminator"] = Path(path).name
 
     def _load_psnr_weights(self, path, state: dict) -> list[str]:
         """Load a PSNR TAEJSCC ``state`` (no realism input) into this realism model: every weight
@@ -392,7 +414,7 @@ class GANTrainer(Trainer):
 
         for (x, snr, _, beta, _), (x_hat, z) in zip(batches, outputs):
             with autocast:
-                dist, parts = self.distortion(x, x_hat)
+                dist, parts = self.distortion(x, x_hat, lpips_scale=beta if c.beta_scales_lpips else None)
                 loss_i = dist
                 if gan:
                     # the unwrapped D: no gradients for its parameters, so nothing for DDP to sync
@@ -519,7 +541,8 @@ class GANTrainer(Trainer):
             "stage": c.stage,
             "data": f"{data}, random {c.crop}x{c.crop} crops with flips, batch {c.batch_size}",
             "warm_start": self.warm_start,
-            "objective": (f"{c.mse_weight}*MSE_255 + {c.lpips_weight}*LPIPS_{c.lpips_net}"
+            "objective": (f"{c.mse_weight}*MSE_255 + {c.lpips_weight}*{'beta*' if c.beta_scales_lpips else ''}"
+                          f"LPIPS_{c.lpips_net}"
                           + (f" + {c.adversarial_weight}*beta*G_{c.gan_loss}" if c.stage == "gan" else "")),
         })
         return ckpt

@@ -97,8 +97,8 @@ def test_non_finite_loss_stops_before_the_update(image_dirs, tmp_path, data_root
     assert good["step"] == 2
     real_distortion = trainer.distortion
 
-    def poisoned(x, x_hat):
-        total, parts = real_distortion(x, x_hat)
+    def poisoned(x, x_hat, **kw):
+        total, parts = real_distortion(x, x_hat, **kw)
         return total * float("nan"), parts
 
     trainer.distortion = poisoned
@@ -153,6 +153,40 @@ def test_warm_start_and_resume_are_exact(image_dirs, tmp_path, data_root):
     mismatched = tiny_config(image_dirs, tmp_path, width=12, init_from=str(stage1.output_dir / "last.pt"))
     with pytest.raises(ValueError, match="init_from=.* holds model"):
         GANTrainer(mismatched, progress=False)
+
+
+def test_gan_init_from_a_gan_checkpoint_takes_its_discriminator(image_dirs, tmp_path, data_root):
+    first = tiny_config(image_dirs, tmp_path, steps=2, out_dir=str(tmp_path / "g1"))
+    train_perceptual(first, progress=False)
+    g1 = load_checkpoint(first.output_dir / "last.pt")
+    cont = GANTrainer(tiny_config(image_dirs, tmp_path, init_from=str(first.output_dir / "last.pt"),
+                                  beta_scales_lpips=True, out_dir=str(tmp_path / "g2")), progress=False)
+    for k, v in cont.discriminator.state_dict().items():
+        assert torch.equal(v, g1["extra"]["discriminator"][k]), k
+    assert cont.d_optimizer.state_dict()["state"], "the discriminator's Adam moments come along"
+    assert cont.warm_start["discriminator"] == "last.pt"
+    fresh = GANTrainer(tiny_config(image_dirs, tmp_path, init_from=str(first.output_dir / "last.pt"),
+                                   init_discriminator=False, out_dir=str(tmp_path / "g3")), progress=False)
+    assert not any(torch.equal(v, g1["extra"]["discriminator"][k])
+                   for k, v in fresh.discriminator.state_dict().items() if k.endswith("weight_orig"))
+    other = tiny_config(image_dirs, tmp_path, d_filters=[8, 8, 16, 32], init_from=str(first.output_dir / "last.pt"))
+    with pytest.raises(ValueError, match="its discriminator does not fit"):
+        GANTrainer(other, progress=False)
+
+
+def test_beta_scales_lpips_makes_beta_zero_the_mse_end(image_dirs, tmp_path, data_root):
+    trainer = GANTrainer(tiny_config(image_dirs, tmp_path, beta_scales_lpips=True), progress=False)
+    x = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    x_hat = (x + 0.4 * torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+    beta = torch.tensor([0.0, 0.5, 1.0])
+    total, parts = trainer.distortion(x, x_hat, lpips_scale=beta)
+    c = trainer.config
+    expected = c.mse_weight * parts["mse_255"] + c.lpips_weight * beta * parts["lpips"]
+    torch.testing.assert_close(total, expected)
+    assert parts["lpips"].min() > 0.005  # so the scaling matters
+    logs = trainer.training_step(0)
+    assert all(np.isfinite(v) for v in logs.values()), logs
+    assert "beta*LPIPS" in trainer.checkpoint()["provenance"]["objective"]
 
 
 def test_sample_grid_written(image_dirs, tmp_path, data_root):
