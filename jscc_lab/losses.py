@@ -50,6 +50,7 @@ from torch import nn
 __all__ = [
     "PAPER_WEIGHTS",
     "mse_255",
+    "colour_mse_255",
     "LPIPSLoss",
     "DistortionLoss",
     "non_saturating_d",
@@ -91,6 +92,15 @@ def mse_255(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
     return _per_image((x_hat.float() - x.float()).square()) * 255.0**2
 
 
+def colour_mse_255(x: torch.Tensor, x_hat: torch.Tensor, block: int = 8) -> torch.Tensor:
+    """:func:`mse_255` of the ``block`` x ``block`` means of ``x`` and ``x_hat``: blind to texture
+    inside a block, so it pins colour and low frequencies and leaves detail to LPIPS and the GAN.
+
+    Input: ``(N, 3, H, W)`` in ``[0, 1]``, ``H, W`` multiples of ``block``. Output: ``(N,)`` float32.
+    """
+    return mse_255(F.avg_pool2d(x.float(), block), F.avg_pool2d(x_hat.float(), block))
+
+
 class LPIPSLoss(nn.Module):
     """LPIPS as a training loss: gradients flow to ``x_hat``, never into the frozen backbone.
 
@@ -123,7 +133,8 @@ class LPIPSLoss(nn.Module):
 
 @dataclass
 class DistortionLoss:
-    """Weighted distortion ``mse_weight * MSE_255 + lpips_weight * LPIPS_net`` per image.
+    """Weighted distortion ``mse_weight * MSE_255 + lpips_weight * LPIPS_net (+ colour_weight *
+    colour_255)`` per image.
 
     Parameters
     ----------
@@ -131,6 +142,8 @@ class DistortionLoss:
     lpips_weight : weight of LPIPS (paper code: 1.0). ``0`` drops the term (and never builds
         the LPIPS network).
     lpips_net : ``"alex"`` (paper) or ``"vgg"``.
+    colour_weight : weight of :func:`colour_mse_255`, the MSE of the 8x8-block means (colour and
+        low frequencies only, so texture stays free); ``0`` (default, the paper) drops the term.
 
     Call: ``loss(x, x_hat, lpips_scale=None) -> (total, parts)`` with ``total`` ``(N,)`` float32
     and ``parts`` a dict of the unweighted per-image terms (``"mse_255"``, ``"lpips"``) for
@@ -140,9 +153,10 @@ class DistortionLoss:
     mse_weight: float = PAPER_WEIGHTS["mse"]
     lpips_weight: float = PAPER_WEIGHTS["lpips"]
     lpips_net: str = PAPER_WEIGHTS["lpips_net"]
+    colour_weight: float = 0.0
 
     def __post_init__(self):
-        for name in ("mse_weight", "lpips_weight"):
+        for name in ("mse_weight", "lpips_weight", "colour_weight"):
             value = getattr(self, name)
             if not (value >= 0 and value < float("inf")):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
@@ -162,6 +176,9 @@ class DistortionLoss:
             parts["lpips"] = self._lpips(x, x_hat)
             weight = self.lpips_weight if lpips_scale is None else self.lpips_weight * lpips_scale
             total = total + weight * parts["lpips"]
+        if self.colour_weight:
+            parts["colour_255"] = colour_mse_255(x, x_hat)
+            total = total + self.colour_weight * parts["colour_255"]
         return total, parts
 
 

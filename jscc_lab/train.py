@@ -351,7 +351,7 @@ def export_checkpoint(src, dst, extra_provenance: dict | None = None, half: bool
 
 
 #: the loss weights a stage's record keeps (perceptual and GAN stages)
-LOSS_WEIGHTS = ("mse_weight", "lpips_weight", "adversarial_weight", "beta_scales_lpips")
+LOSS_WEIGHTS = ("mse_weight", "lpips_weight", "adversarial_weight", "colour_weight", "beta_scales_lpips")
 
 
 def training_stages(path) -> list[dict]:

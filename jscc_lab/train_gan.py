@@ -101,7 +101,8 @@ class PerceptualTrainConfig(TrainConfig):
     discriminator and the discriminator's optimiser (continue a GAN with changed loss weights).
     Loss (paper code defaults): ``mse_weight`` (on 0-255), ``lpips_weight``, ``lpips_net``,
     ``adversarial_weight``, ``gan_loss`` (``"non_saturating"``, ``"hinge"``,
-    ``"least_squares"``), ``r1_weight`` (0 = off; the penalty is ``r1_weight / 2 * ||grad||^2``).
+    ``"least_squares"``), ``colour_weight`` (on :func:`~jscc_lab.losses.colour_mse_255`, every
+    ``beta``; 0 = off, the paper), ``r1_weight`` (0 = off; the penalty is ``r1_weight / 2 * ||grad||^2``).
     Discriminator: ``d_filters``, ``d_lr`` (Adam, same schedule shape as ``lr``).
     Realism: ``beta_edge_prob`` (probability that an image's ``beta`` is exactly 0 or 1);
     ``beta_scales_lpips`` (weight the LPIPS term by ``beta`` as well as the adversarial one).
@@ -122,6 +123,7 @@ class PerceptualTrainConfig(TrainConfig):
     lpips_weight: float = PAPER_WEIGHTS["lpips"]
     lpips_net: str = PAPER_WEIGHTS["lpips_net"]
     adversarial_weight: float = PAPER_WEIGHTS["adversarial"]
+    colour_weight: float = 0.0
     gan_loss: str = PAPER_WEIGHTS["gan_loss"]
     r1_weight: float = 0.0
     d_filters: list[int] = field(default_factory=lambda: [64, 128, 256, 512])
@@ -148,7 +150,8 @@ class PerceptualTrainConfig(TrainConfig):
         checks = {
             "res_blocks": self.res_blocks >= 0, "generator_width": self.generator_width >= 0,
             "mse_weight": self.mse_weight >= 0, "lpips_weight": self.lpips_weight >= 0,
-            "adversarial_weight": self.adversarial_weight >= 0, "r1_weight": self.r1_weight >= 0,
+            "adversarial_weight": self.adversarial_weight >= 0, "colour_weight": self.colour_weight >= 0,
+            "r1_weight": self.r1_weight >= 0,
             "d_lr": self.d_lr > 0, "beta_edge_prob": 0 <= self.beta_edge_prob <= 1,
             "divergence_factor": self.divergence_factor > 1, "divergence_patience": self.divergence_patience > 0,
             "guard_warmup": self.guard_warmup > 0, "sample_every": self.sample_every >= 0,
@@ -229,7 +232,7 @@ class GANTrainer(Trainer):
             raise TypeError(f"config must be a PerceptualTrainConfig, got {type(config).__name__}")
         super().__init__(config, objective=None, progress=progress)
         c = config
-        self.distortion = DistortionLoss(c.mse_weight, c.lpips_weight, c.lpips_net)
+        self.distortion = DistortionLoss(c.mse_weight, c.lpips_weight, c.lpips_net, c.colour_weight)
         self.warm_start: dict = {}
         if c.init_encoder_from:
             self._init_encoder(c.init_encoder_from)
@@ -543,6 +546,7 @@ class GANTrainer(Trainer):
             "warm_start": self.warm_start,
             "objective": (f"{c.mse_weight}*MSE_255 + {c.lpips_weight}*{'beta*' if c.beta_scales_lpips else ''}"
                           f"LPIPS_{c.lpips_net}"
+                          + (f" + {c.colour_weight}*colour_255" if c.colour_weight else "")
                           + (f" + {c.adversarial_weight}*beta*G_{c.gan_loss}" if c.stage == "gan" else "")),
         })
         return ckpt

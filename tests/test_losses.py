@@ -13,6 +13,7 @@ from jscc_lab.losses import (
     DistortionLoss,
     LPIPSLoss,
     adversarial_losses,
+    colour_mse_255,
     mse_255,
     r1_penalty,
 )
@@ -110,6 +111,21 @@ def test_mse_only_distortion_needs_no_network(generator):
     total, parts = DistortionLoss(mse_weight=0.5, lpips_weight=0)(x, x.flip(-1))
     torch.testing.assert_close(total, 0.5 * mse_255(x, x.flip(-1)))
     assert set(parts) == {"mse_255"}
+
+
+def test_colour_term_sees_colour_not_texture(generator):
+    x = torch.full((2, 3, 16, 16), 0.5)
+    texture = 0.2 * torch.randn(2, 3, 8, 8, generator=generator)
+    texture = (texture - texture.mean((-2, -1), keepdim=True)).repeat(1, 1, 2, 2)  # zero mean per 8x8 block
+    assert colour_mse_255(x, x + texture).abs().max() < 1e-6
+    assert mse_255(x, x + texture).min() > 100
+    shifted = x + torch.tensor([0.04, 0.0, -0.04]).view(1, 3, 1, 1)
+    torch.testing.assert_close(colour_mse_255(x, shifted), torch.full((2,), 2 / 3 * (0.04 * 255) ** 2), rtol=1e-4, atol=0)
+    total, parts = DistortionLoss(mse_weight=0.5, lpips_weight=0, colour_weight=0.1)(x, shifted)
+    assert set(parts) == {"mse_255", "colour_255"}
+    torch.testing.assert_close(total, 0.5 * parts["mse_255"] + 0.1 * parts["colour_255"])
+    with pytest.raises(ValueError, match="colour_weight"):
+        DistortionLoss(colour_weight=-1)
 
 
 def test_lpips_loss_gradients_reach_the_image_not_the_backbone(data_root, generator):
