@@ -198,13 +198,10 @@ def _images_label(args) -> str:
 
 
 def _load(name_or_path: str):
-    if name_or_path in pretrained.available():
-        return pretrained.load(name_or_path)
-    path = Path(name_or_path)
-    if not path.is_file():
-        raise SystemExit(f"{name_or_path} is neither a registered checkpoint "
-                         f"({', '.join(pretrained.available()) or 'none'}) nor a file")
-    return pretrained.model_from_checkpoint(pretrained.load_checkpoint(path)).eval()
+    try:
+        return pretrained.load_model(name_or_path)
+    except FileNotFoundError as err:
+        raise SystemExit(str(err)) from None
 
 
 def _is_rate_adaptive(model) -> bool:

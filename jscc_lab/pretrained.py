@@ -34,6 +34,7 @@ __all__ = [
     "load",
     "load_checkpoint",
     "model_from_checkpoint",
+    "load_model",
     "register",
     "sha256_of",
     "CheckpointError",
@@ -186,3 +187,15 @@ def load(name: str, device="cpu", root=None, return_checkpoint: bool = False):
     ckpt = load_checkpoint(path, map_location=device)
     model = model_from_checkpoint(ckpt).to(device).eval()
     return (model, ckpt) if return_checkpoint else model
+
+
+def load_model(name_or_path, device="cpu") -> nn.Module:
+    """A registered checkpoint by name (:func:`load`) or any checkpoint file (a run's ``last.pt``),
+    as a model in eval mode; anything else is a ``FileNotFoundError`` naming both options."""
+    if str(name_or_path) in available():
+        return load(str(name_or_path), device=device)
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{name_or_path} is neither a registered checkpoint "
+                                f"({', '.join(available()) or 'none'}) nor a checkpoint file")
+    return model_from_checkpoint(load_checkpoint(path, map_location=device)).to(device).eval()
