@@ -239,8 +239,9 @@ ax = plot_curves(SNRS_DB, curves, "test SNR (dB)", "PSNR (dB)",
 # ## 4 · What longer training reaches: one shipped model, four bandwidths
 #
 # Three hundred CPU steps teach the mechanics, not the quality. The shipped checkpoint
-# `taejscc-psnr-awgn` is deep JSCC trained for about 4 CPU-hours (3 hours on 2 cores), built around a
-# small pretrained image autoencoder (tutorial 04 takes it apart). Two things are new:
+# `taejscc-psnr-awgn` is deep JSCC trained for about 6 CPU-hours (under 5 hours of wall time on 2
+# cores), built around a small pretrained image autoencoder (tutorial 04 takes it apart). Two
+# things are new:
 # - it is **rate-adaptive**: one set of weights serves CBR 1/96, 1/48, 1/24 and 1/12 (`cbr=`, one
 #   of `model.cbrs`); its symbols are ordered by importance, and a lower CBR sends the first ones;
 # - it is **SNR-adaptive**: trained with the SNR drawn per image from [0, 20] dB, and told the SNR
