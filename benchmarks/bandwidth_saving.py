@@ -73,6 +73,7 @@ from jscc_lab.evaluate import (
     bandwidth_saving,
     curve,
     format_table,
+    json_ready,
     reconstruct,
     separate_coding,
     summarize,
@@ -323,22 +324,11 @@ def _ours_label(beta, args) -> str:
 # ---- rows and JSON --------------------------------------------------------------------------
 
 
-def _finite(value):
-    """``value`` with every non-finite float (an infinite PSNR of an exact copy) as ``None``."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
 def json_text(setup: dict, images: list[dict], rows: list[dict], savings: list[dict],
               realism: list[dict] | None = None) -> str:
     """The ``--json`` document: valid JSON (no NaN / Infinity; such row values become ``null``)."""
     doc = {"setup": setup, "images": images, "rows": rows, "savings": savings, "realism": realism or []}
-    return json.dumps(_finite(doc), indent=1, allow_nan=False)
+    return json.dumps(json_ready(doc), indent=1, allow_nan=False)
 
 
 def realism_table(rows: list[dict], cbrs, metrics, beta: float) -> list[dict]:

@@ -22,13 +22,12 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from jscc_lab import pretrained
 from jscc_lab.channels import cbr_label
 from jscc_lab.data import center_crop, kodak
-from jscc_lab.evaluate import summarize, sweep
+from jscc_lab.evaluate import json_ready, summarize, sweep
 from jscc_lab.plotting import plot_training_curve
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -183,12 +182,8 @@ def main(argv=None) -> None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         meta = {"images": args.images, "crop": args.crop or None, "snrs_db": args.snr,
                 "models": sorted({r["system"] for r in rows}), "threads": args.threads}
-        def finite(v):  # valid JSON: no NaN (a one-image group has no standard error)
-            return None if isinstance(v, float) and not np.isfinite(v) else v
-
-        clean = [{k: finite(v) for k, v in r.items()} for r in summary]
-        args.json.write_text(json.dumps({"meta": meta, "summary": clean, "rows": rows}, indent=1,
-                                        allow_nan=False) + "\n")
+        doc = json_ready({"meta": meta, "summary": summary, "rows": rows})  # no NaN: valid JSON
+        args.json.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n")
 
 
 if __name__ == "__main__":

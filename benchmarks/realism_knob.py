@@ -23,7 +23,7 @@ import torch
 
 from jscc_lab import pretrained
 from jscc_lab.data import center_crop, kodak
-from jscc_lab.evaluate import format_table, summarize, sweep
+from jscc_lab.evaluate import format_table, json_ready, summarize, sweep
 
 METRICS = ("psnr", "dists", "lpips_vgg", "lpips", "bias_r", "bias_g", "bias_b", "chroma_ratio")
 
@@ -89,7 +89,7 @@ def main(argv=None) -> dict:
               "rows": rows, "changes": changes}
     if args.json:  # valid JSON: an undefined value (the SEM of one image) becomes null
         with open(args.json, "w") as f:
-            json.dump(json.loads(json.dumps(result), parse_constant=lambda _: None), f, indent=1, allow_nan=False)
+            json.dump(json_ready(result), f, indent=1, allow_nan=False)
     return result
 
 

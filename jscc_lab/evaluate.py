@@ -51,6 +51,7 @@ __all__ = [
     "separate_coding",
     "summarize",
     "format_table",
+    "json_ready",
     "curve",
     "cbr_for_quality",
     "bandwidth_saving",
@@ -302,6 +303,19 @@ def summarize(rows: Sequence[dict], by: Sequence[str] = ("system", "cbr", "snr_d
             summary[f"{m}_sem"] = float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else float("nan")
         out.append(summary)
     return out
+
+
+def json_ready(value):
+    """``value`` (nested dicts / lists) with every non-finite float as ``None``, so that
+    ``json.dumps(..., allow_nan=False)`` writes valid JSON (a one-image group's undefined standard
+    error, the infinite PSNR of an exact copy)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    return value
 
 
 def format_table(rows: Sequence[dict], columns: Sequence[str] | None = None, digits: int = 3) -> str:

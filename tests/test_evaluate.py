@@ -229,3 +229,13 @@ def test_reconstruct_gives_back_the_images_sweep_scored(generator):
         reconstruct(model, xs[0], 5.0, cbr=1 / 24)
     with pytest.raises(ValueError, match="outside"):
         reconstruct(zoo, images, 5.0, cbr=1 / 48, indices=[3])
+
+
+def test_json_ready_makes_non_finite_floats_null():
+    import json
+
+    from jscc_lab.evaluate import json_ready
+
+    doc = {"a": float("nan"), "b": [1.5, float("inf"), {"c": -float("inf")}], "d": (2, "x")}
+    assert json_ready(doc) == {"a": None, "b": [1.5, None, {"c": None}], "d": [2, "x"]}
+    json.dumps(json_ready(doc), allow_nan=False)  # valid JSON
