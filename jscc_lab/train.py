@@ -354,13 +354,27 @@ def export_checkpoint(src, dst, extra_provenance: dict | None = None, half: bool
 LOSS_WEIGHTS = ("mse_weight", "lpips_weight", "adversarial_weight", "colour_weight", "beta_scales_lpips")
 
 
+#: config keys that only say where and how long a process runs: changing them on resume is not
+#: a change of the training (``threads`` is recorded: it is part of the provenance)
+_BOOKKEEPING = ("out_dir", "max_minutes")
+
+
+def config_changes(old: dict, new: dict) -> dict[str, list]:
+    """``{key: [old, new]}`` for the config fields a resumed run changes (e.g. ``--set steps=2200``
+    or a new loss weight), leaving out :data:`_BOOKKEEPING`; the trainer appends them, with the step,
+    to ``provenance["config_changes"]`` so a checkpoint says how its run was actually trained."""
+    return {k: [old.get(k), v] for k, v in new.items()
+            if k not in _BOOKKEEPING and k in old and old[k] != v}
+
+
 def training_stages(path) -> list[dict]:
     """The training stages behind checkpoint ``path``, oldest first: the run itself and the
     checkpoints it started from (``config.init_from``, followed while those files exist). An
     exported checkpoint that already lists ``provenance["stages"]`` contributes those and ends the
     walk. Each stage: ``checkpoint``, ``name``, ``objective`` (the config's ``loss`` or GAN
     ``stage``), ``steps``, ``batch_size``, ``crop``, ``lr``, ``freeze``, ``loss_weights``,
-    ``wall_time_s``, ``cpu_time_s``, ``device`` and ``validation`` (the history entries with
+    ``wall_time_s``, ``cpu_time_s``, ``device``, ``config_changes`` (what resumes changed, with the
+    step: the other fields are the final config) and ``validation`` (the history entries with
     validation numbers)."""
     from .pretrained import load_checkpoint
 
@@ -381,7 +395,8 @@ def training_stages(path) -> list[dict]:
                           "crop": config.get("crop"), "lr": config.get("lr"), "freeze": config.get("freeze"),
                           "loss_weights": {k: config[k] for k in LOSS_WEIGHTS if k in config},
                           "wall_time_s": prov.get("wall_time_s"), "cpu_time_s": prov.get("cpu_time_s"),
-                          "device": prov.get("device"), "validation": validated})
+                          "device": prov.get("device"), "config_changes": prov.get("config_changes", []),
+                          "validation": validated})
         init = config.get("init_from") or ""
         path = Path(init).expanduser() if init else None
     return stages
@@ -582,6 +597,7 @@ class Trainer:
         self.best: dict | None = None
         self.wall_time = 0.0
         self.cpu_time = 0.0
+        self.config_changes: list[dict] = []  # {"step", "changes": {key: [old, new]}} per resume
         self._clock = (time.perf_counter(), time.process_time())
         self._data = None
         self._val_images = None
@@ -771,6 +787,7 @@ class Trainer:
                 "wall_time_s": round(self.wall_time, 1),
                 "cpu_time_s": round(self.cpu_time, 1),  # this process, all threads
                 "amp": "bf16" if self.amp else "fp32",
+                "config_changes": self.config_changes,
                 "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             },
         }
@@ -789,6 +806,10 @@ class Trainer:
         self.best = ckpt["metrics"]["best"]
         self.wall_time = float(ckpt["provenance"]["wall_time_s"])
         self.cpu_time = float(ckpt["provenance"].get("cpu_time_s", 0.0))
+        self.config_changes = list(ckpt["provenance"].get("config_changes", []))
+        changed = config_changes(ckpt.get("config") or {}, asdict(self.config))
+        if changed:
+            self.config_changes.append({"step": self.step, "changes": changed})
         torch.set_rng_state(ckpt["rng"]["torch"])
         if "cuda" in ckpt["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])

@@ -20,6 +20,7 @@ from jscc_lab.train import (
     save_checkpoint,
     save_config,
     train,
+    training_stages,
     validate_psnr,
 )
 
@@ -194,6 +195,17 @@ def test_cli_train_and_resume(image_dirs, tmp_path, capsys):
     assert main(["train", str(cfg_path), "--resume", "--no-progress", "--set", "steps=4"]) == 0
     assert load_checkpoint(tmp_path / "run" / "last.pt")["step"] == 4
     assert "best validation PSNR" in capsys.readouterr().out
+
+
+def test_resume_records_what_it_changed(image_dirs, tmp_path):
+    cfg = tiny_config(image_dirs, tmp_path, steps=4)
+    train(cfg, progress=False, stop_at=2)
+    train(dataclasses.replace(cfg, steps=6, lr=1e-3, max_minutes=60.0), resume=True, progress=False, stop_at=4)
+    train(dataclasses.replace(cfg, steps=6, lr=1e-3), resume=True, progress=False)  # nothing new
+    prov = load_checkpoint(tmp_path / "last.pt")["provenance"]
+    assert prov["config_changes"] == [{"step": 2, "changes": {"steps": [4, 6], "lr": [3e-3, 1e-3]}}]
+    (stage,) = training_stages(tmp_path / "last.pt")
+    assert stage["config_changes"] == prov["config_changes"] and stage["lr"] == 1e-3
 
 
 def _free_port():
