@@ -1,10 +1,10 @@
 """Training runs compared on equal CPU time: validation PSNR per CBR against CPU-hours.
 
 Each run is a trainer checkpoint (``last.pt`` / ``best.pt`` of a live run). Its validation history
-(``psnr@10dB,cbrX`` every ``val_every`` steps) is put on a CPU-hours axis: the run's CPU time
-spread evenly over its steps, plus the CPU time of the checkpoint it started from
-(``config.init_from``, followed back as long as the files exist: a latent-loss stage counts). So
-runs on different thread counts, families or warm starts line up on what they cost.
+(``psnr@10dB,cbrX`` every ``val_every`` steps), and that of the checkpoints it started from
+(``config.init_from``, followed back as long as the files exist: a latent-loss stage counts), is
+put on a CPU-hours axis: each stage's CPU time spread evenly over its steps, after the stages
+before it. So runs on different thread counts, families or warm starts line up on what they cost.
 
 Prints, per CBR, each run's validation PSNR at the largest CPU budget all runs reached
 (linear interpolation between validations), and at equal steps where the runs share a schedule;
@@ -37,17 +37,20 @@ from jscc_lab.train import training_stages
 
 
 def run_curve(path: Path) -> dict:
-    """``{"points": [{"step", "cpu_hours", "psnr@...": dB}], "chain": [...]}`` of one run."""
+    """``{"points": [{"step", "stage", "cpu_hours", "psnr@...": dB}], "chain": [...]}`` of one run:
+    the validations of every stage of its chain (``stage`` counts from 0; ``step`` within the stage),
+    each stage's CPU time spread evenly over its steps after the stages before it."""
     ckpt = pretrained.load_checkpoint(path)
     chain = training_stages(path)
-    offset = sum(c["cpu_time_s"] or 0.0 for c in chain[:-1])
-    own = chain[-1]
-    per_step = own["cpu_time_s"] / max(own["steps"], 1)
-    points = []
-    for h in ckpt["metrics"]["history"]:
-        scores = {k: v for k, v in h.items() if k.startswith("psnr@")}
-        if scores:
-            points.append({"step": h["step"], "cpu_hours": (offset + h["step"] * per_step) / 3600, **scores})
+    points, offset = [], 0.0
+    for i, stage in enumerate(chain):
+        per_step = (stage["cpu_time_s"] or 0.0) / max(stage["steps"] or 0, 1)
+        for h in stage["validation"]:
+            scores = {k: v for k, v in h.items() if k.startswith("psnr@")}
+            if scores:
+                points.append({"step": h["step"], "stage": i,
+                               "cpu_hours": (offset + h["step"] * per_step) / 3600, **scores})
+        offset += stage["cpu_time_s"] or 0.0
     return {"path": str(path), "chain": chain, "points": points, "model": ckpt["model"]}
 
 
@@ -100,15 +103,16 @@ def main(argv=None) -> dict:
         done = f"{r['points'][-1]['cpu_hours']:.2f}" if r["points"] else "no validation yet"
         print(f"| {label} | {done} | {cells} |")
 
-    steps = set.intersection(*({pt["step"] for pt in r["points"]} for r in runs.values() if r["points"]))
+    last = {label: [pt for pt in r["points"] if pt["stage"] == len(r["chain"]) - 1] for label, r in runs.items()}
+    steps = set.intersection(*({pt["step"] for pt in pts} for pts in last.values() if pts))
     if steps:
         step = max(steps)
         result["at_step"] = {"step": step, "values": {}}
         print(f"\nthe same at step {step} (equal steps: equal data seen where batch sizes agree)\n")
         print("| run | CPU-hours | " + " | ".join(k.replace("psnr@", "") for k in keys) + " |")
         print("|---|---:|" + "---:|" * len(keys))
-        for label, r in runs.items():
-            pt = next((pt for pt in r["points"] if pt["step"] == step), None)
+        for label, pts in last.items():
+            pt = next((pt for pt in pts if pt["step"] == step), None)
             if pt is None:
                 continue
             result["at_step"]["values"][label] = {k: pt.get(k) for k in keys}

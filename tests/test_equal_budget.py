@@ -27,8 +27,9 @@ def test_a_warm_start_stage_counts_and_budgets_interpolate(bench, tmp_path):
     run = _ckpt(tmp_path / "run.pt", 200, 7200.0, history, init_from=str(stage1))
     curve = bench.run_curve(run)
     assert [c["checkpoint"] for c in curve["chain"]] == [str(stage1), str(run)]
-    # 1 h of stage 1, then 36 s per step
-    assert [round(p["cpu_hours"], 6) for p in curve["points"]] == [2.0, 3.0]
+    # stage 1's own validation at 1 h, then 1 h of stage 1 and 36 s per step
+    assert [round(p["cpu_hours"], 6) for p in curve["points"]] == [1.0, 2.0, 3.0]
+    assert [p["stage"] for p in curve["points"]] == [0, 1, 1]
     assert bench.at_budget(curve["points"], "psnr@10dB,cbr1/48", 2.5) == pytest.approx(21.0)
     assert bench.at_budget(curve["points"], "psnr@10dB,cbr1/48", 3.5) is None
     assert bench._cbr("psnr@10dB,cbr1/48") == pytest.approx(1 / 48)
