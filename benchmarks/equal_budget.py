@@ -7,7 +7,8 @@ put on a CPU-hours axis: each stage's CPU time spread evenly over its steps, aft
 before it. So runs on different thread counts, families or warm starts line up on what they cost.
 
 Prints, per CBR, each run's validation PSNR at the largest CPU budget all runs reached
-(linear interpolation between validations), and at equal steps where the runs share a schedule;
+(``--budget-hours``: another; linear interpolation between validations), and at equal steps for
+stages of different runs that started from the same checkpoint;
 ``--figure`` draws one panel per CBR; ``--kodak`` also evaluates each run's checkpoint on Kodak-24
 at full size (``--snr``, mean PSNR per CBR).
 
@@ -68,6 +69,22 @@ def at_budget(points: list[dict], key: str, hours: float) -> float | None:
     return float(np.interp(hours, xs, ys))
 
 
+def same_start(runs: dict) -> tuple[str, dict] | None:
+    """Stages of different runs that started from the same checkpoint (e.g. two schedules from one
+    latent stage), for an equal-steps comparison: ``(start, {label: validation points of that
+    stage})`` for the start shared by most runs that also have a validation step in common;
+    ``None`` when no two runs share one."""
+    groups: dict[str, dict] = {}
+    for label, r in runs.items():
+        for i in range(1, len(r["chain"])):
+            pts = [pt for pt in r["points"] if pt["stage"] == i]
+            if pts:
+                groups.setdefault(r["chain"][i - 1]["checkpoint"], {})[label] = pts
+    shared = [(start, g) for start, g in groups.items()
+              if len(g) > 1 and set.intersection(*({pt["step"] for pt in pts} for pts in g.values()))]
+    return max(shared, key=lambda item: len(item[1]), default=None)
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run", action="append", required=True, metavar="LABEL=CHECKPOINT",
@@ -103,18 +120,17 @@ def main(argv=None) -> dict:
         done = f"{r['points'][-1]['cpu_hours']:.2f}" if r["points"] else "no validation yet"
         print(f"| {label} | {done} | {cells} |")
 
-    last = {label: [pt for pt in r["points"] if pt["stage"] == len(r["chain"]) - 1] for label, r in runs.items()}
-    steps = set.intersection(*({pt["step"] for pt in pts} for pts in last.values() if pts))
-    if steps:
-        step = max(steps)
-        result["at_step"] = {"step": step, "values": {}}
-        print(f"\nthe same at step {step} (equal steps: equal data seen where batch sizes agree)\n")
+    pair = same_start(runs)
+    if pair:
+        start, stage_points = pair
+        step = max(set.intersection(*({pt["step"] for pt in pts} for pts in stage_points.values())))
+        result["at_step"] = {"step": step, "start": start, "values": {}}
+        print(f"\nat step {step} of the stages that started from {start} (equal steps: equal data seen "
+              "where batch sizes agree)\n")
         print("| run | CPU-hours | " + " | ".join(k.replace("psnr@", "") for k in keys) + " |")
         print("|---|---:|" + "---:|" * len(keys))
-        for label, pts in last.items():
-            pt = next((pt for pt in pts if pt["step"] == step), None)
-            if pt is None:
-                continue
+        for label, pts in stage_points.items():
+            pt = next(pt for pt in pts if pt["step"] == step)
             result["at_step"]["values"][label] = {k: pt.get(k) for k in keys}
             cells = " | ".join(f"{pt[k]:.2f}" if k in pt else "" for k in keys)
             print(f"| {label} | {pt['cpu_hours']:.2f} | {cells} |")

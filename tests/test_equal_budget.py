@@ -44,6 +44,20 @@ def test_the_comparison_table_uses_the_budget_all_runs_reached(bench, tmp_path, 
     assert result["budget_cpu_hours"] == pytest.approx(1.0)
     assert result["at_budget"]["A"]["psnr@10dB,cbr1/12"] == pytest.approx(26.0)
     assert result["at_budget"]["B"]["psnr@10dB,cbr1/12"] == pytest.approx(25.0)  # B reached 1 h at step 50
-    assert result["at_step"]["step"] == 100
+    assert "at_step" not in result  # no shared start: equal steps mean nothing here
     with pytest.raises(SystemExit):
         bench.main(["--run", f"no-label{a}"])
+
+
+def test_equal_steps_compare_stages_that_started_from_the_same_checkpoint(bench, tmp_path):
+    start = _ckpt(tmp_path / "latent.pt", 10, 360.0, [])
+    a = _ckpt(tmp_path / "a.pt", 100, 3600.0, [{"step": 50, "psnr@10dB,cbr1/48": 20.0},
+                                               {"step": 100, "psnr@10dB,cbr1/48": 21.0}], init_from=str(start))
+    b = _ckpt(tmp_path / "b.pt", 50, 900.0, [{"step": 50, "psnr@10dB,cbr1/48": 20.5}], init_from=str(start))
+    a2 = _ckpt(tmp_path / "a2.pt", 300, 3600.0, [{"step": 50, "psnr@10dB,cbr1/48": 23.0}], init_from=str(a))
+    scratch = _ckpt(tmp_path / "s.pt", 100, 3600.0, [{"step": 50, "psnr@10dB,cbr1/48": 19.0}])
+    result = bench.main(["--run", f"A={a2}", "--run", f"B={b}", "--run", f"S={scratch}"])
+    # A's second stage (from a.pt) and S are not compared at equal steps; A's first stage and B are
+    assert result["at_step"]["start"] == str(start) and result["at_step"]["step"] == 50
+    assert result["at_step"]["values"] == {"A": {"psnr@10dB,cbr1/48": 20.0}, "B": {"psnr@10dB,cbr1/48": 20.5}}
+    assert result["budget_cpu_hours"] == pytest.approx(0.35)  # B ends at 0.1 + 0.25 h
