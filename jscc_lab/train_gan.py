@@ -395,24 +395,8 @@ class GANTrainer(Trainer):
                 x_hat, z = self.net(x, snr, beta=beta, generator=noise, return_latent=True, **cond)
             outputs.append((x_hat, z.detach()))
 
-        if gan:  # discriminator step on real vs (detached) fake, conditioned on the received latent
-            self.discriminator.requires_grad_(True)
-            self.d_optimizer.zero_grad(set_to_none=True)
-            for (x, snr, *_), (x_hat, z) in zip(batches, outputs):
-                x_real = x.detach().requires_grad_(c.r1_weight > 0)
-                with autocast:  # one forward over real + fake (one DDP forward per backward)
-                    logits = self.d_net(torch.cat([x_real, x_hat.detach()]), torch.cat([z, z]), torch.cat([snr, snr]))
-                    real, fake = logits.chunk(2)
-                    d_loss = self.d_loss_fn(real, fake).mean()
-                    r1 = r1_penalty(real, x_real).mean() if c.r1_weight else torch.zeros(())
-                self._check_finite(step, d_loss=d_loss, r1_penalty=r1)
-                ((d_loss + 0.5 * c.r1_weight * r1) / c.grad_accum).backward()
-                log(d_loss=d_loss.detach(), d_real=real.detach().float().mean(),
-                    d_fake=fake.detach().float().mean(), **({"r1": r1.detach()} if c.r1_weight else {}))
-            d_norm = nn.utils.clip_grad_norm_(self.discriminator.parameters(),
-                                              c.grad_clip if c.grad_clip else float("inf"))
-            self._check_finite(step, discriminator_grad_norm=d_norm)
-            self.d_optimizer.step()
+        if gan:
+            totals.update(self.discriminator_step(step, batches, outputs))
             self.discriminator.requires_grad_(False)  # G step: gradients only to encoder + generator
 
         for (x, snr, _, beta, _), (x_hat, z) in zip(batches, outputs):
@@ -437,6 +421,37 @@ class GANTrainer(Trainer):
         if c.sample_every and (step + 1) % c.sample_every == 0 and self.rank == 0:
             self.save_samples(step + 1)
         return totals
+
+    def discriminator_step(self, step: int, batches: list, outputs: list) -> dict[str, float]:
+        """One discriminator update on real vs detached fake images, conditioned on the received
+        latent: ``batches`` ``[(x, snr, ...)]`` and ``outputs`` ``[(x_hat, z_rx)]`` per micro-batch.
+        Returns the logs averaged over micro-batches: ``d_loss``, ``d_real`` / ``d_fake`` (mean
+        logits), ``d_acc`` (share of images whose mean patch logit D gets on the right side of 0;
+        0.5 = chance: D is not telling the generator anything) and ``r1`` when on."""
+        c = self.config
+        autocast = torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+        logs: dict[str, float] = {}
+        self.discriminator.requires_grad_(True)
+        self.d_optimizer.zero_grad(set_to_none=True)
+        for (x, snr, *_), (x_hat, z) in zip(batches, outputs):
+            x_real = x.detach().requires_grad_(c.r1_weight > 0)
+            with autocast:  # one forward over real + fake (one DDP forward per backward)
+                logits = self.d_net(torch.cat([x_real, x_hat.detach()]), torch.cat([z, z]), torch.cat([snr, snr]))
+                real, fake = logits.chunk(2)
+                d_loss = self.d_loss_fn(real, fake).mean()
+                r1 = r1_penalty(real, x_real).mean() if c.r1_weight else torch.zeros(())
+            self._check_finite(step, d_loss=d_loss, r1_penalty=r1)
+            ((d_loss + 0.5 * c.r1_weight * r1) / c.grad_accum).backward()
+            right = torch.cat([real.float().mean((1, 2, 3)) > 0, fake.float().mean((1, 2, 3)) < 0])
+            values = {"d_loss": d_loss, "d_real": real.float().mean(), "d_fake": fake.float().mean(),
+                      "d_acc": right.float().mean(), **({"r1": r1} if c.r1_weight else {})}
+            for k, v in values.items():
+                logs[k] = logs.get(k, 0.0) + float(v.detach()) / c.grad_accum
+        d_norm = nn.utils.clip_grad_norm_(self.discriminator.parameters(),
+                                          c.grad_clip if c.grad_clip else float("inf"))
+        self._check_finite(step, discriminator_grad_norm=d_norm)
+        self.d_optimizer.step()
+        return logs
 
     # ---- samples and validation ---------------------------------------------------------
 
