@@ -99,6 +99,9 @@ class PerceptualTrainConfig(TrainConfig):
     CBR and width whose encoder is copied (a head start for stage 1; ``"perceptual"`` only);
     ``init_discriminator``: a GAN stage whose ``init_from`` is a GAN checkpoint also takes its
     discriminator and the discriminator's optimiser (continue a GAN with changed loss weights).
+    ``decoder_film`` (``"taejscc"`` only): condition the TAEF2 decoder on SNR, CBR and ``beta``
+    (FiLM layers starting as the identity; ``init_from`` may then also be a realism checkpoint
+    without them).
     Loss (paper code defaults): ``mse_weight`` (on 0-255), ``lpips_weight``, ``lpips_net``,
     ``adversarial_weight``, ``gan_loss`` (``"non_saturating"``, ``"hinge"``,
     ``"least_squares"``), ``colour_weight`` (on :func:`~jscc_lab.losses.colour_mse_255`, every
@@ -134,6 +137,7 @@ class PerceptualTrainConfig(TrainConfig):
     beta_edge_prob: float = 0.25
     beta_scales_lpips: bool = False
     init_discriminator: bool = True
+    decoder_film: bool = False
     divergence_factor: float = 3.0
     divergence_patience: int = 50
     guard_warmup: int = 20
@@ -166,6 +170,8 @@ class PerceptualTrainConfig(TrainConfig):
             raise ValueError(f'model must be "perceptual" or "taejscc" for PerceptualTrainConfig, got {self.model!r}')
         if self.loss != "image":
             raise ValueError(f'loss must be "image" for PerceptualTrainConfig (MSE + LPIPS on pixels), got {self.loss!r}')
+        if self.decoder_film and self.model != "taejscc":
+            raise ValueError(f'decoder_film is for model = "taejscc" (its TAEF2 decoder), got model = {self.model!r}')
         grid = 16 if self.model == "taejscc" else 4
         if self.crop % grid:
             raise ValueError(f"crop must be a multiple of {grid} (the received symbol grid of {self.model}), "
@@ -178,6 +184,8 @@ class PerceptualTrainConfig(TrainConfig):
         if self.model == "taejscc":
             spec = self.psnr_model_spec()
             spec["kwargs"]["realism"] = True
+            if self.decoder_film:
+                spec["kwargs"]["decoder_film"] = True
             return spec
         return {"name": self.model, "channel": self.channel,
                 "kwargs": {"cbr": self.cbr, "width": self.width,
@@ -189,6 +197,17 @@ class PerceptualTrainConfig(TrainConfig):
         although its spec differs: for ``"taejscc"`` the same model without the realism input
         (what :class:`~jscc_lab.train.TrainConfig` trains); ``None`` for ``"perceptual"``."""
         return TrainConfig.model_spec(self) if self.model == "taejscc" else None
+
+    def warm_start_specs(self) -> list[dict]:
+        """Model specs ``init_from`` may hold besides :meth:`model_spec`: checkpoints whose weights
+        are this model's minus the zero-initialised ``model.realism_keys()`` -- the PSNR model and,
+        with ``decoder_film``, the realism model without the decoder FiLM layers."""
+        specs = [self.psnr_model_spec()] if self.model == "taejscc" else []
+        if self.decoder_film:
+            spec = self.model_spec()
+            del spec["kwargs"]["decoder_film"]
+            specs.append(spec)
+        return specs
 
 
 def sample_betas(batch: int, edge_prob: float, generator: torch.Generator) -> torch.Tensor:
@@ -268,10 +287,10 @@ class GANTrainer(Trainer):
         spec, new_keys = ckpt.get("model"), []
         if spec == c.model_spec():
             self.model.load_state_dict(ckpt["state_dict"])
-        elif spec is not None and spec == c.psnr_model_spec():
-            new_keys = self._load_psnr_weights(path, ckpt["state_dict"])
+        elif spec is not None and spec in c.warm_start_specs():
+            new_keys = self._load_without_new_weights(path, ckpt["state_dict"])
         else:
-            also = (f" (or the PSNR model {c.psnr_model_spec()})" if c.psnr_model_spec() else "")
+            also = f" (or {' or '.join(map(str, c.warm_start_specs()))})" if c.warm_start_specs() else ""
             raise ValueError(f"init_from={path} holds model {spec}, this run needs "
                              f"{c.model_spec()}{also}; train stage 1 with the same model fields")
         prov = ckpt.get("provenance", {})
@@ -293,10 +312,11 @@ class GANTrainer(Trainer):
         self.d_optimizer.load_state_dict(state["d_optimizer"])
         self.warm_start["discriminator"] = Path(path).name
 
-    def _load_psnr_weights(self, path, state: dict) -> list[str]:
-        """Load a PSNR TAEJSCC ``state`` (no realism input) into this realism model: every weight
-        it has must fit, and the only ones it may lack are ``model.realism_keys()`` (they keep
-        their zero initialisation, so the model starts as the PSNR one at every ``beta``).
+    def _load_without_new_weights(self, path, state: dict) -> list[str]:
+        """Load a TAEJSCC ``state`` that lacks some zero-initialised weights of this model (a PSNR
+        checkpoint: no realism input; a realism one without ``decoder_film``): every weight it has
+        must fit, and the only ones it may lack are ``model.realism_keys()`` (they keep their zero
+        initialisation, so the model starts as that checkpoint's at every ``beta``).
         Returns the new keys (also printed)."""
         try:
             missing, unexpected = self.model.load_state_dict(state, strict=False)
@@ -306,10 +326,10 @@ class GANTrainer(Trainer):
         allowed = set(self.model.realism_keys())
         wrong = sorted(set(missing) - allowed) + sorted(unexpected)
         if wrong:
-            raise ValueError(f"init_from={path}: only the realism weights {sorted(allowed)} may be missing, "
+            raise ValueError(f"init_from={path}: only the zero-initialised weights {sorted(allowed)} may be missing, "
                              f"but {wrong} do not match (missing or unexpected)")
         if self.rank == 0:
-            print(f"init_from={path}: a PSNR checkpoint without the realism input; new weights "
+            print(f"init_from={path}: a checkpoint without some of this model's weights; new weights "
                   f"(zero, so the run starts as that model at every beta): {', '.join(missing)}", flush=True)
         return sorted(missing)
 

@@ -197,9 +197,53 @@ def test_warm_start_from_a_psnr_checkpoint_reports_the_new_keys(image_dirs, tmp_
     broken = dict(psnr_ckpt, state_dict={k: v for k, v in psnr_ckpt["state_dict"].items()
                                          if not k.startswith("receiver.head")})
     torch.save(broken, tmp_path / "broken.pt")
-    with pytest.raises(ValueError, match="only the realism weights"):
+    with pytest.raises(ValueError, match="only the zero-initialised weights"):
         GANTrainer(tiny_config(image_dirs, tmp_path, stage="distortion", init_from=str(tmp_path / "broken.pt")),
                    progress=False)
+
+
+def test_decoder_film_starts_as_the_model_without_and_lets_beta_reach_the_decoder():
+    torch.manual_seed(0)
+    plain = tiny_model(realism=True)
+    _randomise(plain)
+    film = tiny_model(realism=True, decoder_film=True)
+    missing, unexpected = film.load_state_dict(plain.state_dict(), strict=False)
+    assert sorted(missing) == sorted(k for k in film.realism_keys() if k.startswith("decoder_film.")) and not unexpected
+    assert len(film.decoder_film) == 4  # one FiLM per decoder resolution (1/8, 1/4, 1/2, 1/1)
+    x = torch.rand(2, 3, 64, 64)
+    plain.eval(), film.eval()
+
+    def out(model, beta):
+        with torch.no_grad():
+            return model(x, 10.0, cbr="1/48", beta=beta, generator=torch.Generator().manual_seed(1))
+
+    assert torch.equal(out(plain, 1.0), out(film, 1.0))  # identity at the start
+    with torch.no_grad():  # a trained FiLM: the same latent rendered differently per beta
+        film.decoder_film[1].linear.weight.normal_(0, 0.5)
+        z_rx = {b: film(x, 10.0, cbr="1/48", beta=b, generator=torch.Generator().manual_seed(1),
+                        return_latent=True)[1] for b in (0.0, 1.0)}
+    assert torch.equal(z_rx[0.0], z_rx[1.0])  # the transmitter never sees beta
+    assert (out(film, 0.0) - out(film, 1.0)).abs().max() > 1e-3
+    assert "decoder_film=True" in repr(film)
+    with pytest.raises(ValueError, match="decoder_film must be True or False"):
+        tiny_model(decoder_film=1)
+
+
+def test_gan_stage_adds_decoder_film_to_a_realism_checkpoint(image_dirs, tmp_path, data_root):
+    base = tiny_config(image_dirs, tmp_path, stage="distortion", steps=1, val_every=1, checkpoint_every=1,
+                       out_dir=str(tmp_path / "base"))
+    GANTrainer(base, progress=False).fit()
+    config = tiny_config(image_dirs, tmp_path, decoder_film=True, init_from=str(tmp_path / "base" / "last.pt"))
+    assert config.model_spec()["kwargs"]["decoder_film"] is True
+    assert load_checkpoint(tmp_path / "base" / "last.pt")["model"] in config.warm_start_specs()
+    trainer = GANTrainer(config, progress=False)
+    assert trainer.warm_start["model"]["new_keys"] == sorted(
+        k for k in trainer.model.realism_keys() if k.startswith("decoder_film."))
+    before = _params(trainer.model.decoder_film)
+    trainer.training_step(0)
+    assert any(not torch.equal(v, before[k]) for k, v in trainer.model.decoder_film.named_parameters())
+    with pytest.raises(ValueError, match='decoder_film is for model = "taejscc"'):
+        PerceptualTrainConfig(name="p", model="perceptual", decoder_film=True)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,6 +26,14 @@ from a PSNR checkpoint (``realism=False``, which has no such weight) starts as e
 at every ``beta``. The transmitter never sees ``beta``: one transmission can be decoded at any
 realism. With ``realism=False`` (the default) the model and its ``state_dict`` are unchanged.
 
+**Conditioned decoder** (``decoder_film=True``): the receiver's conditioning vector (SNR, CBR and,
+with ``realism=True``, ``beta``) also modulates the TAEF2 decoder, through a FiLM layer after each
+of its four resolution stages (1/8, 1/4, 1/2, 1/1). Without it ``beta`` can only move the latent
+that one shared decoder renders; with it the decoder itself can render the same latent smoother
+(``beta = 0``) or with more texture (``beta = 1``), as the generator of Agustsson et al. does. The
+FiLM layers start as the identity, so a checkpoint without them warm-starts this model unchanged
+(their keys are in :meth:`TAEJSCC.realism_keys`).
+
 Example
 -------
 >>> import torch
@@ -149,6 +157,14 @@ class _Adapter(nn.Module):
         return self.linear(u) + self.head(F.silu(h))
 
 
+def _decoder_stage_ends(decoder: nn.Sequential) -> list[int]:
+    """Indices of the TAEF2 decoder's layers that end a resolution stage: the last residual block
+    before each upsampling and before the output conv (four: 1/8, 1/4, 1/2, 1/1)."""
+    layers = list(decoder)
+    return [i for i, (a, b) in enumerate(zip(layers, layers[1:]))
+            if type(a).__name__ == "_Block" and type(b).__name__ != "_Block"]
+
+
 class TAEJSCC(nn.Module):
     """Rate- and SNR-adaptive deep JSCC around the pretrained TAEF2 autoencoder.
 
@@ -166,6 +182,8 @@ class TAEJSCC(nn.Module):
         PSNR model, its ``state_dict`` exactly as without this option.
     default_beta : realism weight ``forward`` / ``decode`` use when ``beta`` is not given
         (``realism=True`` only; 1.0: the full GAN reconstruction).
+    decoder_film : condition the TAEF2 decoder on the receiver's conditioning vector (FiLM after
+        each resolution stage, identity at the start; see the module docstring).
 
     Call
     ----
@@ -198,7 +216,7 @@ class TAEJSCC(nn.Module):
     def __init__(self, width: int = 256, blocks: int = 6, cbrs=DEFAULT_CBRS,
                  channel: nn.Module | None = None, default_snr_db: float = 10.0,
                  default_cbr: str | None = None, pretrained: bool = True, cond_dim: int = 64,
-                 realism: bool = False, default_beta: float = 1.0):
+                 realism: bool = False, default_beta: float = 1.0, decoder_film: bool = False):
         super().__init__()
         for name, value, low in (("width", width, 1), ("blocks", blocks, 0), ("cond_dim", cond_dim, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -211,8 +229,9 @@ class TAEJSCC(nn.Module):
         if self.default_cbr not in self._m:
             raise ValueError(f"default_cbr={default_cbr!r} is not among cbrs {self.cbr_names}")
         self.width, self.blocks, self.default_snr_db = width, blocks, float(default_snr_db)
-        if not isinstance(realism, bool):
-            raise ValueError(f"realism must be True or False, got {realism!r}")
+        for name, value in (("realism", realism), ("decoder_film", decoder_film)):
+            if not isinstance(value, bool):
+                raise ValueError(f"{name} must be True or False, got {value!r}")
         beta_tensor(default_beta, 1)  # validates the range
         self.realism, self.default_beta = realism, float(default_beta)
         self.channel = AWGN() if channel is None else channel
@@ -223,6 +242,9 @@ class TAEJSCC(nn.Module):
         self.tx_condition, self.rx_condition = _Condition(cond_dim), _Condition(cond_dim, realism)
         self.transmitter = _Adapter(_SLOTS, width, blocks, cond_dim)
         self.receiver = _Adapter(_SLOTS, width, blocks, cond_dim)
+        self._film_at = _decoder_stage_ends(self.ae_decoder) if decoder_film else []
+        self.decoder_film = (nn.ModuleList([FiLM(cond_dim, self.ae_decoder[i].conv[-1].out_channels)
+                                            for i in self._film_at]) if decoder_film else None)
         self._last_size: tuple[int, int] | None = None
         self._latent_cache: list = []
 
@@ -264,11 +286,13 @@ class TAEJSCC(nn.Module):
         return beta_tensor(self.default_beta if beta is None else beta, n, device)
 
     def realism_keys(self) -> list[str]:
-        """``state_dict`` keys of the realism input (empty for ``realism=False``): the weights a
-        PSNR checkpoint lacks when it warm-starts a ``realism=True`` model."""
-        if not self.realism:
-            return []
-        return [f"rx_condition.beta.{k}" for k in self.rx_condition.beta.state_dict()]
+        """``state_dict`` keys of the weights that start at zero so that a checkpoint without them
+        (a PSNR model; a realism model without ``decoder_film``) warm-starts this one unchanged:
+        the realism input and the decoder FiLM layers (empty for a plain PSNR model)."""
+        keys = [f"rx_condition.beta.{k}" for k in self.rx_condition.beta.state_dict()] if self.realism else []
+        if self.decoder_film is not None:
+            keys += [f"decoder_film.{k}" for k in self.decoder_film.state_dict()]
+        return keys
 
     def channel_uses(self, height: int, width: int, cbr=None) -> int:
         """Complex channel uses ``k`` for a ``height x width`` image at ``cbr``."""
@@ -307,12 +331,16 @@ class TAEJSCC(nn.Module):
         power = s.square().sum(dim=(1, 2, 3), keepdim=True) / symbols
         return s / power.clamp_min(1e-12).sqrt()
 
-    def receive_latent(self, r: torch.Tensor, snr: torch.Tensor, m: torch.Tensor,
-                       beta: torch.Tensor | None = None) -> torch.Tensor:
+    def receive_latent(self, r: torch.Tensor, cond: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         """Received grid ``(N, 128, h, w)`` (zeros where nothing was sent) -> latent ``(N, 32, 2h, 2w)``;
-        ``beta`` ``(N,)``: the realism weights (``realism=True`` models only)."""
+        ``cond`` ``(N, cond_dim)``: the receiver's conditioning (:meth:`receiver_condition`)."""
         r = r * self._mask(m, r)
-        return F.pixel_shuffle(self.receiver(r, self.rx_condition(snr, m, beta)), 2)
+        return F.pixel_shuffle(self.receiver(r, cond), 2)
+
+    def receiver_condition(self, snr: torch.Tensor, m: torch.Tensor, beta: torch.Tensor | None = None) -> torch.Tensor:
+        """``(N,)`` SNRs (dB), symbol channels and realism weights (``realism=True`` only) ->
+        the conditioning vector ``(N, cond_dim)`` of the receiver (and of the decoder FiLM layers)."""
+        return self.rx_condition(snr, m, beta)
 
     @staticmethod
     def _mask(m: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -325,16 +353,17 @@ class TAEJSCC(nn.Module):
         return complex_to_real(y).reshape(s.shape)
 
     def _transmit_receive(self, z: torch.Tensor, snr_db, cbr, generator, beta):
-        """Latent ``(N, 32, h, w)`` -> ``(z_hat, z_rx)``: the receiver's latent estimate (same shape)
-        and the received symbol grid ``(N, 128, h/2, w/2)``, zero where nothing was sent."""
+        """Latent ``(N, 32, h, w)`` -> ``(z_hat, z_rx, cond)``: the receiver's latent estimate (same
+        shape), the received symbol grid ``(N, 128, h/2, w/2)`` (zero where nothing was sent) and
+        the receiver's conditioning vector."""
         n = z.shape[0]
         snr = snr_tensor(snr_db, n, z.device)
         m = self._channels_per_image(cbr, n, z.device)
-        b = self._betas(beta, n, z.device)
+        cond = self.receiver_condition(snr, m, self._betas(beta, n, z.device))
         s = self.transmit_latent(z, snr, m)
         r = self._through_channel(s, snr, generator)
         r = r * self._mask(m, r)
-        return self.receive_latent(r, snr, m, b), r
+        return self.receive_latent(r, cond, m), r, cond
 
     def latent_forward(self, z: torch.Tensor, snr_db, cbr=None, generator=None, beta=None) -> torch.Tensor:
         """Latent ``(N, 32, h, w)`` (h, w even) -> channel -> received latent estimate, same shape."""
@@ -372,14 +401,23 @@ class TAEJSCC(nn.Module):
         full[:, :k] = y
         r = complex_to_real(full).reshape(n, _SLOTS, h, w)
         snr = snr_tensor(self.default_snr_db if snr_db is None else snr_db, n, y.device)
-        b = self._betas(beta, n, y.device)
-        z_hat = self.receive_latent(r, snr, self._channels_per_image(cbr, n, y.device), b)
-        return self._render(z_hat, size)
+        m = self._channels_per_image(cbr, n, y.device)
+        cond = self.receiver_condition(snr, m, self._betas(beta, n, y.device))
+        return self._render(self.receive_latent(r, cond, m), size, cond)
 
-    def _render(self, z_hat: torch.Tensor, size) -> torch.Tensor:
-        """TAEF2 decoder, cropped to ``size``; clamped to ``[0, 1]`` except in training mode
-        (where the loss should see, and pull back, values outside the range)."""
-        x_hat = crop_to(self.ae_decoder(z_hat), size)
+    def _render(self, z_hat: torch.Tensor, size, cond: torch.Tensor) -> torch.Tensor:
+        """TAEF2 decoder (FiLM-conditioned on ``cond`` with ``decoder_film``), cropped to ``size``;
+        clamped to ``[0, 1]`` except in training mode (where the loss should see, and pull back,
+        values outside the range)."""
+        if self.decoder_film is None:
+            x_hat = self.ae_decoder(z_hat)
+        else:
+            x_hat, films = z_hat, iter(self.decoder_film)
+            for i, layer in enumerate(self.ae_decoder):
+                x_hat = layer(x_hat)
+                if i in self._film_at:
+                    x_hat = next(films)(x_hat, cond)
+        x_hat = crop_to(x_hat, size)
         return x_hat if self.training else x_hat.clamp(0, 1)
 
     def forward(self, x: torch.Tensor, snr_db, cbr=None, generator=None, *, beta=None,
@@ -387,10 +425,11 @@ class TAEJSCC(nn.Module):
         """``encode`` -> ``channel(s, snr_db, generator)`` -> ``decode`` (at realism ``beta``);
         ``cbr`` may be ``(N,)``. ``return_latent=True``: ``(x_hat, z_rx)`` (see the class)."""
         check_images(x)
-        z_hat, z_rx = self._transmit_receive(self.latent(x), snr_db, cbr, generator, beta)
-        x_hat = self._render(z_hat, tuple(x.shape[-2:]))
+        z_hat, z_rx, cond = self._transmit_receive(self.latent(x), snr_db, cbr, generator, beta)
+        x_hat = self._render(z_hat, tuple(x.shape[-2:]), cond)
         return (x_hat, z_rx) if return_latent else x_hat
 
     def extra_repr(self) -> str:
         realism = ", realism=True" if self.realism else ""
-        return f"cbrs={self.cbr_names}, width={self.width}, blocks={self.blocks}{realism}"
+        film = ", decoder_film=True" if self.decoder_film is not None else ""
+        return f"cbrs={self.cbr_names}, width={self.width}, blocks={self.blocks}{realism}{film}"
