@@ -147,7 +147,7 @@ def main(argv=None) -> dict:
                 pts = [pt for pt in r["points"] if key in pt]
                 if pts:
                     ax.plot([pt["cpu_hours"] for pt in pts], [pt[key] for pt in pts], marker="o", ms=3, label=label)
-            ax.set_title(key.replace("psnr@", "").replace(",", ", CBR "), fontsize=9)
+            ax.set_title(key.replace("psnr@", "").replace(",cbr", ", CBR "), fontsize=9)
             ax.set_xlabel("CPU-hours")
             ax.grid(alpha=0.3)
         axes[0][0].set_ylabel("validation PSNR (dB)")
