@@ -27,7 +27,7 @@ import torch
 from jscc_lab import pretrained
 from jscc_lab.channels import cbr_label
 from jscc_lab.data import center_crop, kodak
-from jscc_lab.evaluate import json_ready, summarize, sweep
+from jscc_lab.evaluate import save_json, summarize, sweep
 from jscc_lab.plotting import plot_training_curve
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -179,11 +179,9 @@ def main(argv=None) -> None:
     print("\nTargets\n")
     print(target_report(summary, reference, full))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
         meta = {"images": args.images, "crop": args.crop or None, "snrs_db": args.snr,
                 "models": sorted({r["system"] for r in rows}), "threads": args.threads}
-        doc = json_ready({"meta": meta, "summary": summary, "rows": rows})  # no NaN: valid JSON
-        args.json.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n")
+        save_json({"meta": meta, "summary": summary, "rows": rows}, args.json)  # no NaN: valid JSON
 
 
 if __name__ == "__main__":

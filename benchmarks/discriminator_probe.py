@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import statistics
 import tempfile
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from jscc_lab.evaluate import save_json
 from jscc_lab.pretrained import load_checkpoint
 from jscc_lab.train_gan import GANTrainer, PerceptualTrainConfig
 
@@ -89,8 +89,7 @@ def main(argv=None) -> dict:
     result = {"checkpoint": str(args.checkpoint), "steps": args.steps, "tail": args.tail, "threads": args.threads,
               "summary": summary, "logs": {f"{lr:g}": logs for lr, logs in runs.items()}}
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
+        save_json(result, args.json)
     return result
 
 

@@ -22,7 +22,6 @@ at full size (``--snr``, mean PSNR per CBR).
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -33,7 +32,7 @@ import torch
 from jscc_lab import pretrained
 from jscc_lab.channels import cbr_label
 from jscc_lab.data import kodak
-from jscc_lab.evaluate import summarize, sweep
+from jscc_lab.evaluate import save_json, summarize, sweep
 from jscc_lab.train import training_stages
 
 
@@ -176,8 +175,7 @@ def main(argv=None) -> dict:
                 print(f"| {label} | {snr:g} | {cells} |")
             print(f"  ({label}: {time.perf_counter() - start:.0f} s)", flush=True)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
+        save_json(result, args.json)
     return result
 
 

@@ -16,14 +16,13 @@ checkpoint on one thread); the README's numbers come from ``bandwidth_saving.py`
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import torch
 
 from jscc_lab import pretrained
 from jscc_lab.data import center_crop, kodak
-from jscc_lab.evaluate import format_table, json_ready, summarize, sweep
+from jscc_lab.evaluate import format_table, save_json, summarize, sweep
 
 METRICS = ("psnr", "dists", "lpips_vgg", "lpips", "bias_r", "bias_g", "bias_b", "chroma_ratio")
 
@@ -88,8 +87,7 @@ def main(argv=None) -> dict:
     result = {"setup": {**vars(args), "images": [f"kodim{i + 1:02d}" for i in range(args.count)]},
               "rows": rows, "changes": changes}
     if args.json:  # valid JSON: an undefined value (the SEM of one image) becomes null
-        with open(args.json, "w") as f:
-            json.dump(json_ready(result), f, indent=1, allow_nan=False)
+        save_json(result, args.json)
     return result
 
 

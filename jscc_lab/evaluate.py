@@ -36,10 +36,12 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import json
 import math
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -316,6 +318,15 @@ def json_ready(value):
     if isinstance(value, (list, tuple)):
         return [json_ready(v) for v in value]
     return value
+
+
+def save_json(doc, path) -> Path:
+    """Write ``doc`` to ``path`` as indented, valid JSON (:func:`json_ready`: non-finite floats as
+    ``null``), creating the folder; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(json_ready(doc), indent=1, allow_nan=False) + "\n")
+    return path
 
 
 def format_table(rows: Sequence[dict], columns: Sequence[str] | None = None, digits: int = 3) -> str:

@@ -239,3 +239,13 @@ def test_json_ready_makes_non_finite_floats_null():
     doc = {"a": float("nan"), "b": [1.5, float("inf"), {"c": -float("inf")}], "d": (2, "x")}
     assert json_ready(doc) == {"a": None, "b": [1.5, None, {"c": None}], "d": [2, "x"]}
     json.dumps(json_ready(doc), allow_nan=False)  # valid JSON
+
+
+def test_save_json_writes_valid_json_into_a_new_folder(tmp_path):
+    import json
+
+    from jscc_lab.evaluate import save_json
+
+    path = save_json({"x": float("nan"), "y": [1, 2.5]}, tmp_path / "new" / "r.json")
+    text = path.read_text()
+    assert json.loads(text) == {"x": None, "y": [1, 2.5]} and "NaN" not in text and text.endswith("\n")
