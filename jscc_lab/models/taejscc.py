@@ -58,7 +58,7 @@ from ..channels import AWGN, cbr_label, complex_to_real, latent_channels, real_t
 from .base import check_images
 from .layers import crop_to, pad_to_multiple, snr_tensor
 from .perceptual import FiLM, beta_tensor
-from .taef2 import LATENT_CHANNELS, TAEF2Decoder, TAEF2Encoder, taef2
+from .taef2 import LATENT_CHANNELS, TAEF2Decoder, TAEF2Encoder, _Block, taef2
 
 __all__ = ["TAEJSCC", "DEFAULT_CBRS"]
 
@@ -162,7 +162,7 @@ def _decoder_stage_ends(decoder: nn.Sequential) -> list[int]:
     before each upsampling and before the output conv (four: 1/8, 1/4, 1/2, 1/1)."""
     layers = list(decoder)
     return [i for i, (a, b) in enumerate(zip(layers, layers[1:]))
-            if type(a).__name__ == "_Block" and type(b).__name__ != "_Block"]
+            if isinstance(a, _Block) and not isinstance(b, _Block)]
 
 
 class TAEJSCC(nn.Module):
