@@ -106,7 +106,8 @@ class PerceptualTrainConfig(TrainConfig):
     ``adversarial_weight``, ``gan_loss`` (``"non_saturating"``, ``"hinge"``,
     ``"least_squares"``), ``colour_weight`` (on :func:`~jscc_lab.losses.colour_mse_255`, every
     ``beta``; 0 = off, the paper), ``r1_weight`` (0 = off; the penalty is ``r1_weight / 2 * ||grad||^2``).
-    Discriminator: ``d_filters``, ``d_lr`` (Adam, same schedule shape as ``lr``).
+    Discriminator: ``d_filters``, ``d_lr`` (Adam, same schedule shape as ``lr``), ``d_steps``
+    (discriminator updates per generator update, on the same batch: a D that keeps ahead of G).
     Realism: ``beta_edge_prob`` (probability that an image's ``beta`` is exactly 0 or 1);
     ``beta_scales_lpips`` (weight the LPIPS term by ``beta`` as well as the adversarial one).
     Guards: ``divergence_factor``, ``divergence_patience``, ``guard_warmup`` (steps whose mean
@@ -131,6 +132,7 @@ class PerceptualTrainConfig(TrainConfig):
     r1_weight: float = 0.0
     d_filters: list[int] = field(default_factory=lambda: [64, 128, 256, 512])
     d_lr: float = 1e-4
+    d_steps: int = 1
     lr: float = 1e-4
     warmup_steps: int = 0
     lr_final_fraction: float = 1.0
@@ -156,7 +158,7 @@ class PerceptualTrainConfig(TrainConfig):
             "mse_weight": self.mse_weight >= 0, "lpips_weight": self.lpips_weight >= 0,
             "adversarial_weight": self.adversarial_weight >= 0, "colour_weight": self.colour_weight >= 0,
             "r1_weight": self.r1_weight >= 0,
-            "d_lr": self.d_lr > 0, "beta_edge_prob": 0 <= self.beta_edge_prob <= 1,
+            "d_lr": self.d_lr > 0, "d_steps": self.d_steps >= 1, "beta_edge_prob": 0 <= self.beta_edge_prob <= 1,
             "divergence_factor": self.divergence_factor > 1, "divergence_patience": self.divergence_patience > 0,
             "guard_warmup": self.guard_warmup > 0, "sample_every": self.sample_every >= 0,
             "d_filters": bool(self.d_filters) and all(f > 0 for f in self.d_filters),
@@ -165,7 +167,8 @@ class PerceptualTrainConfig(TrainConfig):
         if bad:
             raise ValueError("invalid PerceptualTrainConfig value(s): " + ", ".join(
                 f"{k}={getattr(self, k)!r}" for k in bad)
-                + " (weights and res_blocks >= 0, rates > 0, beta_edge_prob in [0, 1], divergence_factor > 1)")
+                + " (weights and res_blocks >= 0, rates > 0, d_steps >= 1, beta_edge_prob in [0, 1], "
+                  "divergence_factor > 1)")
         if self.model not in ("perceptual", "taejscc"):
             raise ValueError(f'model must be "perceptual" or "taejscc" for PerceptualTrainConfig, got {self.model!r}')
         if self.loss != "image":
@@ -415,8 +418,10 @@ class GANTrainer(Trainer):
                 x_hat, z = self.net(x, snr, beta=beta, generator=noise, return_latent=True, **cond)
             outputs.append((x_hat, z.detach()))
 
-        if gan:
-            totals.update(self.discriminator_step(step, batches, outputs))
+        if gan:  # the logs of the last update: where D stands just before the G step
+            for _ in range(c.d_steps):
+                d_logs = self.discriminator_step(step, batches, outputs)
+            totals.update(d_logs)
             self.discriminator.requires_grad_(False)  # G step: gradients only to encoder + generator
 
         for (x, snr, _, beta, _), (x_hat, z) in zip(batches, outputs):

@@ -64,6 +64,26 @@ def test_one_seeded_gan_step_updates_both_nets(image_dirs, tmp_path, data_root):
     assert again.training_step(0) == logs
 
 
+def test_d_steps_updates_the_discriminator_n_times_per_generator_step(image_dirs, tmp_path, data_root):
+    trainer = GANTrainer(tiny_config(image_dirs, tmp_path, d_steps=3), progress=False)
+    one = GANTrainer(tiny_config(image_dirs, tmp_path), progress=False)
+    for t in (trainer, one):
+        t.training_step(0)
+    d_adam = [s["step"] for s in trainer.d_optimizer.state.values()]
+    g_adam = [s["step"] for s in trainer.optimizer.state.values()]
+    assert d_adam and all(int(s) == 3 for s in d_adam) and all(int(s) == 1 for s in g_adam)
+    assert all(int(s["step"]) == 1 for s in one.d_optimizer.state.values())
+    # three updates move D further from its start than one
+    start = _params(GANTrainer(tiny_config(image_dirs, tmp_path), progress=False).discriminator)
+
+    def moved(t):
+        return sum(float((v - start[k]).norm()) for k, v in t.discriminator.named_parameters())
+
+    assert moved(trainer) > 1.5 * moved(one)
+    with pytest.raises(ValueError, match="d_steps"):
+        PerceptualTrainConfig(d_steps=0)
+
+
 def test_discriminator_learns_to_tell_real_from_fake(image_dirs, tmp_path, data_root):
     trainer = GANTrainer(tiny_config(image_dirs, tmp_path, steps=8, adversarial_weight=0.0), progress=False)
     x, snr, noise = trainer.micro_batch(0, 0)
