@@ -33,7 +33,8 @@ Our model is also evaluated at beta = 0 (its MSE + LPIPS end) and at any ``--bet
 and the figure if it is realism-conditioned; the saving is computed at ``--beta``. The realism
 table then gives, per CBR, each metric at beta 0 and at ``--beta`` and the relative change (the
 knob is real when DISTS and LPIPS-vgg fall by at least ``REALISM_TARGET`` while PSNR falls), and
-the colour diagnostics of every row (mean signed bias per RGB channel, chroma kept) are stored. ``--figure`` draws the
+the diagnostics of every row (mean signed bias per RGB channel, chroma kept, the grid score of
+:func:`jscc_lab.metrics.grid_rms`) are stored. ``--figure`` draws the
 reconstructions of a few images beside each other (original, the PSNR references, ours at beta 0
 and ``--beta``, HEVC + capacity, HEVC + LDPC, all at ``--figure-cbr``, default our smallest CBR)
 with the per-image scores of the same rows; ``--curves-figure`` draws quality vs CBR of every
@@ -93,8 +94,8 @@ LABELS = {"adjscc": "PSNR deep JSCC (ADJSCC)", "psnr-model": "PSNR model",
 SETUP_KEYS = ("ours", "snr", "seed")
 #: row keys that are not metric values
 ROW_KEYS = ("system", "cbr", "snr_db", "beta", "image")
-#: colour diagnostics stored in every row (cheap, pixel-level; not used for savings)
-COLOUR_METRICS = ("bias_r", "bias_g", "bias_b", "chroma_ratio")
+#: colour and grid diagnostics stored in every row (cheap, pixel-level; not used for savings)
+DIAGNOSTICS = ("bias_r", "bias_g", "bias_b", "chroma_ratio", "grid")
 #: relative fall of DISTS and LPIPS-vgg from beta 0 to beta 1 that makes the realism knob "real"
 REALISM_TARGET = 0.10
 
@@ -511,7 +512,7 @@ def main(argv=None) -> int:
     # beta 0: the MSE + LPIPS end
     betas = sorted(dict.fromkeys([0.0, *args.betas, args.beta])) if realism else [None]
     beta = args.beta if realism else None
-    metrics = list(dict.fromkeys(["psnr", *args.metrics, *COLOUR_METRICS]))
+    metrics = list(dict.fromkeys(["psnr", *args.metrics, *DIAGNOSTICS]))
     setup = {"ours": list(args.ours), "cbrs": ours_cbrs, "snr": args.snr, "seed": args.seed, "beta": beta,
              "folder": args.folder or "kodak", "count": args.count, "min_size": args.min_size,
              "crop": args.crop, "images": len(images), "references": list(args.references),

@@ -2,8 +2,8 @@
 
 For every checkpoint (a registry name or a run's ``last.pt``), every CBR it serves and every
 ``--betas`` value: mean PSNR, DISTS and LPIPS-vgg (neither in the training loss), LPIPS-alex (in
-it), the largest per-channel colour bias and the chroma kept, over ``--count`` Kodak centre crops
-at AWGN ``--snr`` dB. Then, per checkpoint and CBR, the change from the first to the last beta
+it), the largest per-channel colour bias, the chroma kept and the grid artefact (``grid_rms``, 8-bit
+levels), over ``--count`` Kodak centre crops at AWGN ``--snr`` dB. Then, per checkpoint and CBR, the change from the first to the last beta
 (the issue's goal: DISTS and LPIPS-vgg >= 10 % lower at beta = 1 than at beta = 0, PSNR lower).
 The noise depends only on (seed, image, SNR), so every beta decodes the same received symbols and
 every checkpoint sees the same noise. A quick check of a live run (6 crops: ~1.5 min per
@@ -24,7 +24,7 @@ from jscc_lab import pretrained
 from jscc_lab.data import center_crop, kodak
 from jscc_lab.evaluate import format_table, save_json, summarize, sweep
 
-METRICS = ("psnr", "dists", "lpips_vgg", "lpips", "bias_r", "bias_g", "bias_b", "chroma_ratio")
+METRICS = ("psnr", "dists", "lpips_vgg", "lpips", "bias_r", "bias_g", "bias_b", "chroma_ratio", "grid")
 
 
 def knob_rows(models: dict, images, snr_db: float, betas, seed: int = 0) -> list[dict]:
@@ -81,7 +81,7 @@ def main(argv=None) -> dict:
     print(f"{args.count} Kodak crops ({args.crop} px), AWGN {args.snr:g} dB, "
           f"{torch.get_num_threads()} threads, {time.perf_counter() - start:.0f} s\n")
     print(format_table(rows, ["system", "cbr", "beta", "psnr", "dists", "lpips_vgg", "lpips", "max_bias",
-                              "chroma_ratio"]))
+                              "chroma_ratio", "grid"]))
     print("\nfrom the lowest to the highest beta (goal: DISTS and LPIPS-vgg <= -10 %, PSNR lower):\n")
     print(format_table(changes, digits=2))
     result = {"setup": {**vars(args), "images": [f"kodim{i + 1:02d}" for i in range(args.count)]},

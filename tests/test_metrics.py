@@ -20,6 +20,7 @@ from jscc_lab.metrics import (
     _cache,
     backbones,
     evaluate,
+    grid_rms,
     higher_is_better,
     markdown_table,
     ms_ssim,
@@ -217,6 +218,7 @@ ALL_METRICS = {
     "lpips": lambda: LPIPS("alex"),
     "dists": lambda: DISTS(),
     "evaluate": lambda: (lambda a, b: evaluate(a, b, metrics=("psnr",))),
+    "grid_rms": lambda: grid_rms,
 }
 
 
@@ -238,6 +240,26 @@ def test_bad_inputs_raise_clear_errors(name):
         fn((x * 255).to(torch.uint8), x)
     with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
         fn(x[:, :1], x[:, :1])
+
+
+def test_grid_rms_measures_a_fixed_pattern_in_8_bit_levels(kodak_crops, generator):
+    x = kodak_crops
+    noisy = gaussian_noise(x, 0.03, generator=generator)
+    rows, cols = torch.meshgrid(torch.arange(192), torch.arange(192), indexing="ij")
+    lines = ((rows % 8 == 7) | (cols % 8 == 7)).float()  # an 8-px grid of 2-level lines
+    checker = ((rows + cols) % 2).float() * 2 - 1  # a +-1-level checkerboard
+    clean, grid, chequered = (grid_rms(x, noisy), grid_rms(x, (noisy + 2 / 255 * lines).clamp(0, 1)),
+                              grid_rms(x, (noisy + 1 / 255 * checker).clamp(0, 1)))
+    assert clean.max() < 0.15  # random error: only the corrected floor is left
+    expected = 2 * float(lines.std(unbiased=False))  # the lines' RMS around their mean: 0.98 levels
+    assert torch.allclose(grid, torch.full_like(grid, expected), atol=0.15), grid
+    assert torch.allclose(chequered, torch.ones_like(chequered), atol=0.15), chequered
+    assert torch.allclose(grid_rms(x, (noisy + 0.05).clamp(0, 1)), clean, atol=0.1)  # a colour shift is no grid
+    assert grid_rms(x, x).abs().max() == 0
+    with pytest.raises(ValueError, match="at least 32 px"):
+        grid_rms(x[..., :24, :], x[..., :24, :])
+    with pytest.raises(ValueError, match="period must be"):
+        grid_rms(x, x, period=1)
 
 
 def test_size_and_option_errors():

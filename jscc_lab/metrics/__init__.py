@@ -10,6 +10,7 @@ metric             better      notes
 :func:`psnr`       higher      dB, ``+inf`` for identical images
 :func:`color_bias` 0           signed mean shift of one RGB channel (diagnostic)
 :func:`chroma_ratio` 1         colourfulness kept (diagnostic)
+:func:`grid_rms`   0           grid / checkerboard in the error, 8-bit levels (diagnostic)
 :func:`ssim`       higher      ``[-1, 1]``, single scale, any image >= 11x11
 :func:`ms_ssim`    higher      ``[0, 1]``, RGB-averaged or ``grayscale=True``; side > 160
 :class:`LPIPS`     lower       ``[0, ~1]``, ``"alex"`` (evaluation) or ``"vgg"`` (loss)
@@ -36,13 +37,14 @@ from .backbones import BackboneWeightsMissing, backbone_features
 from .dists_metric import DISTS
 from .evaluation import DEFAULT_METRICS, METRICS, Scorer, evaluate, higher_is_better, markdown_table
 from .lpips_metric import LPIPS
-from .pixel import chroma_ratio, color_bias, psnr
+from .pixel import chroma_ratio, color_bias, grid_rms, psnr
 from .structural import MS_SSIM_MIN_SIDE, luma, ms_ssim, ssim
 
 __all__ = [
     "psnr",
     "color_bias",
     "chroma_ratio",
+    "grid_rms",
     "ssim",
     "ms_ssim",
     "luma",

@@ -12,7 +12,7 @@ import torch
 from ._checks import check_pair
 from .dists_metric import DISTS
 from .lpips_metric import LPIPS
-from .pixel import chroma_ratio, color_bias, psnr
+from .pixel import chroma_ratio, color_bias, grid_rms, psnr
 from .structural import ms_ssim, ssim
 
 #: metric name -> (factory of the callable, True when higher is better)
@@ -29,6 +29,7 @@ METRICS = {
     "bias_g": (lambda: lambda x, x_hat: color_bias(x, x_hat, 1), False),
     "bias_b": (lambda: lambda x, x_hat: color_bias(x, x_hat, 2), False),
     "chroma_ratio": (lambda: chroma_ratio, True),
+    "grid": (lambda: grid_rms, False),  # fixed-pattern diagnostic, 8-bit levels RMS: 0 = none
 }
 DEFAULT_METRICS = ("psnr", "ms_ssim", "lpips", "dists")
 

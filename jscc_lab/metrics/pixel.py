@@ -55,3 +55,35 @@ def chroma_ratio(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
         return (im.float().amax(dim=1) - im.float().amin(dim=1)).mean(dim=(1, 2))
 
     return chroma(x_hat) / chroma(x)
+
+
+
+def grid_rms(x: torch.Tensor, x_hat: torch.Tensor, period: int = 16) -> torch.Tensor:
+    """Fixed-pattern (grid / checkerboard) artefact, per image: the RMS amplitude, in 8-bit levels,
+    of the part of the luma error that repeats every ``period`` pixels in both directions.
+
+    A decoder that upsamples from a coarse grid can stamp a faint pattern locked to it (period 16
+    for symbols at 1/16 resolution; every 8-, 4- or 2-pixel pattern, the checkerboard included,
+    also repeats every 16). That part is the error averaged over all pixels of the same phase
+    ``(i mod period, j mod period)``, mean removed; its mean square is corrected for the floor a
+    random error of the same power leaves in such an average (``var / n``, ``n`` pixels per
+    phase), so an error without a grid scores about 0. Measured on 6 Kodak 256 crops at CBR 1/48,
+    10 dB: HEVC 0.2 levels, the published TAEF2 autoencoder alone 0.5, the perceptual ADJSCC
+    model that shows a visible fine grid 2.6. A diagnostic, not a quality score.
+
+    Input: ``(N, 3, H, W)`` in ``[0, 1]``, ``H, W >= 2 * period`` (cropped to multiples of
+    ``period`` from the top left, where the models' grids start). Output: ``(N,)`` float32.
+    """
+    check_pair(x, x_hat)
+    if not isinstance(period, int) or period < 2:
+        raise ValueError(f"period must be an integer >= 2 (pixels), got {period!r}")
+    h, w = (s // period * period for s in x.shape[-2:])
+    if min(h, w) < 2 * period:
+        raise ValueError(f"images must be at least {2 * period} px per side for period={period} (two repeats), "
+                         f"got {tuple(x.shape[-2:])}")
+    weights = torch.tensor([0.299, 0.587, 0.114], device=x.device).view(1, 3, 1, 1)
+    e = ((x_hat[..., :h, :w].float() - x[..., :h, :w].float()) * weights).sum(1)
+    e = e - e.mean(dim=(1, 2), keepdim=True)
+    pattern = e.reshape(len(e), h // period, period, w // period, period).mean(dim=(1, 3))
+    floor = e.square().mean(dim=(1, 2)) / ((h // period) * (w // period))
+    return 255 * (pattern.square().mean(dim=(1, 2)) - floor).clamp_min(0).sqrt()
