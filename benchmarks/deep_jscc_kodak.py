@@ -4,7 +4,7 @@
    at full size (768x512) over AWGN SNR {0, 5, 10, 15, 20} dB at every CBR it serves (a
    rate-adaptive model is swept over ``model.cbrs``), with :func:`jscc_lab.evaluate.sweep`
    (seeded noise). Colour: per-channel mean bias ``mean(x_hat - x)`` and the chroma kept
-   (``chroma_ratio``), at every point. Printed beside HEVC + capacity and HEVC + 5G LDPC from
+   (``chroma_ratio``), and the grid artefact (``grid_rms``, 8-bit levels), at every point. Printed beside HEVC + capacity and HEVC + 5G LDPC from
    ``benchmarks/results/separation_sweep_kodak24.json`` (the same images, SNRs and CBRs; made by
    ``benchmarks/separation_sweep.py``), with the targets of the issue checked.
 2. **Training curve** (``--curve CKPT --curve-figure PNG``): validation PSNR per CBR against the
@@ -32,7 +32,7 @@ from jscc_lab.plotting import plot_training_curve
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEPARATION = RESULTS / "separation_sweep_kodak24.json"
-COLOUR = ("bias_r", "bias_g", "bias_b", "chroma_ratio")
+COLOUR = ("bias_r", "bias_g", "bias_b", "chroma_ratio", "grid")
 #: issue targets at 10 dB (Kodak-24 full size, mean PSNR)
 TARGETS_10DB = {1 / 96: 24.5, 1 / 48: 27.4, 1 / 24: 30.0, 1 / 12: 31.5}
 
@@ -76,11 +76,13 @@ def psnr_table(summary, snrs, reference) -> str:
 
 
 def colour_table(summary, snr) -> str:
-    lines = ["| system | CBR | bias R | bias G | bias B | chroma kept |", "|---|---|---:|---:|---:|---:|"]
+    lines = ["| system | CBR | bias R | bias G | bias B | chroma kept | grid (8-bit levels) |",
+             "|---|---|---:|---:|---:|---:|---:|"]
     for r in summary:
-        if r["snr_db"] == snr:
+        if r["snr_db"] == snr:  # rows merged from an older --json may lack the grid
+            grid = f"{r['grid']:.2f}" if "grid" in r else ""
             lines.append(f"| {r['system']} | {cbr_label(r['cbr'])} | {r['bias_r']:+.4f} | {r['bias_g']:+.4f} "
-                         f"| {r['bias_b']:+.4f} | {r['chroma_ratio']:.3f} |")
+                         f"| {r['bias_b']:+.4f} | {r['chroma_ratio']:.3f} | {grid} |")
     return "\n".join(lines)
 
 
