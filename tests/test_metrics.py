@@ -20,6 +20,7 @@ from jscc_lab.metrics import (
     _cache,
     backbones,
     evaluate,
+    fixed_pattern,
     grid_rms,
     higher_is_better,
     markdown_table,
@@ -256,6 +257,9 @@ def test_grid_rms_measures_a_fixed_pattern_in_8_bit_levels(kodak_crops, generato
     assert torch.allclose(chequered, torch.ones_like(chequered), atol=0.15), chequered
     assert torch.allclose(grid_rms(x, (noisy + 0.05).clamp(0, 1)), clean, atol=0.1)  # a colour shift is no grid
     assert grid_rms(x, x).abs().max() == 0
+    pattern = fixed_pattern(x, (noisy + 1 / 255 * checker).clamp(0, 1))  # the checkerboard itself, found
+    assert pattern.shape == (4, 16, 16)
+    assert torch.corrcoef(torch.stack([pattern[0].flatten(), checker[:16, :16].flatten()]))[0, 1] > 0.9
     with pytest.raises(ValueError, match="at least 32 px"):
         grid_rms(x[..., :24, :], x[..., :24, :])
     with pytest.raises(ValueError, match="period must be"):

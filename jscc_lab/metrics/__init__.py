@@ -11,6 +11,7 @@ metric             better      notes
 :func:`color_bias` 0           signed mean shift of one RGB channel (diagnostic)
 :func:`chroma_ratio` 1         colourfulness kept (diagnostic)
 :func:`grid_rms`   0           grid / checkerboard in the error, 8-bit levels (diagnostic)
+:func:`fixed_pattern`          that grid itself, ``(N, period, period)``
 :func:`ssim`       higher      ``[-1, 1]``, single scale, any image >= 11x11
 :func:`ms_ssim`    higher      ``[0, 1]``, RGB-averaged or ``grayscale=True``; side > 160
 :class:`LPIPS`     lower       ``[0, ~1]``, ``"alex"`` (evaluation) or ``"vgg"`` (loss)
@@ -37,7 +38,7 @@ from .backbones import BackboneWeightsMissing, backbone_features
 from .dists_metric import DISTS
 from .evaluation import DEFAULT_METRICS, METRICS, Scorer, evaluate, higher_is_better, markdown_table
 from .lpips_metric import LPIPS
-from .pixel import chroma_ratio, color_bias, grid_rms, psnr
+from .pixel import chroma_ratio, color_bias, fixed_pattern, grid_rms, psnr
 from .structural import MS_SSIM_MIN_SIDE, luma, ms_ssim, ssim
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "color_bias",
     "chroma_ratio",
     "grid_rms",
+    "fixed_pattern",
     "ssim",
     "ms_ssim",
     "luma",

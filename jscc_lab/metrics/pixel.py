@@ -58,22 +58,10 @@ def chroma_ratio(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
 
 
 
-def grid_rms(x: torch.Tensor, x_hat: torch.Tensor, period: int = 16) -> torch.Tensor:
-    """Fixed-pattern (grid / checkerboard) artefact, per image: the RMS amplitude, in 8-bit levels,
-    of the part of the luma error that repeats every ``period`` pixels in both directions.
 
-    A decoder that upsamples from a coarse grid can stamp a faint pattern locked to it (period 16
-    for symbols at 1/16 resolution; every 8-, 4- or 2-pixel pattern, the checkerboard included,
-    also repeats every 16). That part is the error averaged over all pixels of the same phase
-    ``(i mod period, j mod period)``, mean removed; its mean square is corrected for the floor a
-    random error of the same power leaves in such an average (``var / n``, ``n`` pixels per
-    phase), so an error without a grid scores about 0. Measured on 6 Kodak 256 crops at CBR 1/48,
-    10 dB: HEVC 0.2 levels, the published TAEF2 autoencoder alone 0.5, the perceptual ADJSCC
-    model that shows a visible fine grid 2.6. A diagnostic, not a quality score.
-
-    Input: ``(N, 3, H, W)`` in ``[0, 1]``, ``H, W >= 2 * period`` (cropped to multiples of
-    ``period`` from the top left, where the models' grids start). Output: ``(N,)`` float32.
-    """
+def _phase_error(x: torch.Tensor, x_hat: torch.Tensor, period: int) -> torch.Tensor:
+    """Luma error ``(N, H', W')`` in 8-bit levels, mean removed, cropped from the top left to
+    multiples of ``period`` (at least two repeats)."""
     check_pair(x, x_hat)
     if not isinstance(period, int) or period < 2:
         raise ValueError(f"period must be an integer >= 2 (pixels), got {period!r}")
@@ -81,9 +69,37 @@ def grid_rms(x: torch.Tensor, x_hat: torch.Tensor, period: int = 16) -> torch.Te
     if min(h, w) < 2 * period:
         raise ValueError(f"images must be at least {2 * period} px per side for period={period} (two repeats), "
                          f"got {tuple(x.shape[-2:])}")
-    weights = torch.tensor([0.299, 0.587, 0.114], device=x.device).view(1, 3, 1, 1)
+    weights = 255 * torch.tensor([0.299, 0.587, 0.114], device=x.device).view(1, 3, 1, 1)
     e = ((x_hat[..., :h, :w].float() - x[..., :h, :w].float()) * weights).sum(1)
-    e = e - e.mean(dim=(1, 2), keepdim=True)
-    pattern = e.reshape(len(e), h // period, period, w // period, period).mean(dim=(1, 3))
+    return e - e.mean(dim=(1, 2), keepdim=True)
+
+
+def fixed_pattern(x: torch.Tensor, x_hat: torch.Tensor, period: int = 16) -> torch.Tensor:
+    """The part of the luma error that repeats every ``period`` pixels: the error averaged over all
+    pixels of the same phase ``(i mod period, j mod period)``, in 8-bit levels, mean removed.
+    ``(N, 3, H, W)`` in ``[0, 1]`` in, ``(N, period, period)`` out; tile it to see the grid a
+    decoder stamps on every image (:func:`grid_rms` is its size)."""
+    e = _phase_error(x, x_hat, period)
+    n, h, w = e.shape
+    return e.reshape(n, h // period, period, w // period, period).mean(dim=(1, 3))
+
+
+def grid_rms(x: torch.Tensor, x_hat: torch.Tensor, period: int = 16) -> torch.Tensor:
+    """Fixed-pattern (grid / checkerboard) artefact, per image: the RMS amplitude, in 8-bit levels,
+    of the part of the luma error that repeats every ``period`` pixels in both directions.
+
+    A decoder that upsamples from a coarse grid can stamp a faint pattern locked to it (period 16
+    for symbols at 1/16 resolution; every 8-, 4- or 2-pixel pattern, the checkerboard included,
+    also repeats every 16). That part is :func:`fixed_pattern`; its mean square is corrected for
+    the floor a random error of the same power leaves in such an average (``var / n``, ``n``
+    pixels per phase), so an error without a grid scores about 0. Measured on 6 Kodak 256 crops at
+    CBR 1/48, 10 dB: HEVC 0.2 levels, the published TAEF2 autoencoder alone 0.5, the perceptual
+    ADJSCC model that shows a visible fine grid 2.6. A diagnostic, not a quality score.
+
+    Input: ``(N, 3, H, W)`` in ``[0, 1]``, ``H, W >= 2 * period`` (cropped to multiples of
+    ``period`` from the top left, where the models' grids start). Output: ``(N,)`` float32.
+    """
+    e = _phase_error(x, x_hat, period)
+    n, h, w = e.shape
     floor = e.square().mean(dim=(1, 2)) / ((h // period) * (w // period))
-    return 255 * (pattern.square().mean(dim=(1, 2)) - floor).clamp_min(0).sqrt()
+    return (fixed_pattern(x, x_hat, period).square().mean(dim=(1, 2)) - floor).clamp_min(0).sqrt()
