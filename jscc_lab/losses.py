@@ -51,6 +51,7 @@ __all__ = [
     "PAPER_WEIGHTS",
     "mse_255",
     "colour_mse_255",
+    "grid_ms_255",
     "LPIPSLoss",
     "DistortionLoss",
     "non_saturating_d",
@@ -101,6 +102,19 @@ def colour_mse_255(x: torch.Tensor, x_hat: torch.Tensor, block: int = 8) -> torc
     return mse_255(F.avg_pool2d(x.float(), block), F.avg_pool2d(x_hat.float(), block))
 
 
+def grid_ms_255(x: torch.Tensor, x_hat: torch.Tensor, period: int = 16) -> torch.Tensor:
+    """Mean square (8-bit levels squared) of the luma error's part that repeats every ``period``
+    pixels (:func:`jscc_lab.metrics.fixed_pattern`): a penalty on the grid / checkerboard a decoder
+    stamps on its output, blind to everything that does not repeat.
+
+    Input: ``(N, 3, H, W)``, ``H, W >= 2 * period`` (``x_hat`` may overshoot ``[0, 1]``).
+    Output: ``(N,)`` float32.
+    """
+    from .metrics.pixel import periodic_error
+
+    return periodic_error(x, x_hat, period)[0].square().mean(dim=(1, 2))
+
+
 class LPIPSLoss(nn.Module):
     """LPIPS as a training loss: gradients flow to ``x_hat``, never into the frozen backbone.
 
@@ -134,7 +148,7 @@ class LPIPSLoss(nn.Module):
 @dataclass
 class DistortionLoss:
     """Weighted distortion ``mse_weight * MSE_255 + lpips_weight * LPIPS_net (+ colour_weight *
-    colour_255)`` per image.
+    colour_255 + grid_weight * grid_255)`` per image.
 
     Parameters
     ----------
@@ -144,6 +158,8 @@ class DistortionLoss:
     lpips_net : ``"alex"`` (paper) or ``"vgg"``.
     colour_weight : weight of :func:`colour_mse_255`, the MSE of the 8x8-block means (colour and
         low frequencies only, so texture stays free); ``0`` (default, the paper) drops the term.
+    grid_weight : weight of :func:`grid_ms_255`, the square of the error's 16-pixel fixed pattern
+        (a grid the decoder stamps); ``0`` (default, the paper) drops the term.
 
     Call: ``loss(x, x_hat, lpips_scale=None) -> (total, parts)`` with ``total`` ``(N,)`` float32
     and ``parts`` a dict of the unweighted per-image terms (``"mse_255"``, ``"lpips"``) for
@@ -154,9 +170,10 @@ class DistortionLoss:
     lpips_weight: float = PAPER_WEIGHTS["lpips"]
     lpips_net: str = PAPER_WEIGHTS["lpips_net"]
     colour_weight: float = 0.0
+    grid_weight: float = 0.0
 
     def __post_init__(self):
-        for name in ("mse_weight", "lpips_weight", "colour_weight"):
+        for name in ("mse_weight", "lpips_weight", "colour_weight", "grid_weight"):
             value = getattr(self, name)
             if not (value >= 0 and value < float("inf")):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
@@ -179,6 +196,9 @@ class DistortionLoss:
         if self.colour_weight:
             parts["colour_255"] = colour_mse_255(x, x_hat)
             total = total + self.colour_weight * parts["colour_255"]
+        if self.grid_weight:
+            parts["grid_255"] = grid_ms_255(x, x_hat)
+            total = total + self.grid_weight * parts["grid_255"]
         return total, parts
 
 

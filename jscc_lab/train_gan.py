@@ -105,7 +105,8 @@ class PerceptualTrainConfig(TrainConfig):
     Loss (paper code defaults): ``mse_weight`` (on 0-255), ``lpips_weight``, ``lpips_net``,
     ``adversarial_weight``, ``gan_loss`` (``"non_saturating"``, ``"hinge"``,
     ``"least_squares"``), ``colour_weight`` (on :func:`~jscc_lab.losses.colour_mse_255`, every
-    ``beta``; 0 = off, the paper), ``r1_weight`` (0 = off; the penalty is ``r1_weight / 2 * ||grad||^2``).
+    ``beta``; 0 = off, the paper), ``grid_weight`` (on :func:`~jscc_lab.losses.grid_ms_255`, the
+    error's 16-pixel fixed pattern, every ``beta``; 0 = off, the paper), ``r1_weight`` (0 = off; the penalty is ``r1_weight / 2 * ||grad||^2``).
     Discriminator: ``d_filters``, ``d_lr`` (Adam, same schedule shape as ``lr``), ``d_steps``
     (discriminator updates per generator update, on the same batch: a D that keeps ahead of G).
     Realism: ``beta_edge_prob`` (probability that an image's ``beta`` is exactly 0 or 1);
@@ -128,6 +129,7 @@ class PerceptualTrainConfig(TrainConfig):
     lpips_net: str = PAPER_WEIGHTS["lpips_net"]
     adversarial_weight: float = PAPER_WEIGHTS["adversarial"]
     colour_weight: float = 0.0
+    grid_weight: float = 0.0
     gan_loss: str = PAPER_WEIGHTS["gan_loss"]
     r1_weight: float = 0.0
     d_filters: list[int] = field(default_factory=lambda: [64, 128, 256, 512])
@@ -157,6 +159,7 @@ class PerceptualTrainConfig(TrainConfig):
             "res_blocks": self.res_blocks >= 0, "generator_width": self.generator_width >= 0,
             "mse_weight": self.mse_weight >= 0, "lpips_weight": self.lpips_weight >= 0,
             "adversarial_weight": self.adversarial_weight >= 0, "colour_weight": self.colour_weight >= 0,
+            "grid_weight": self.grid_weight >= 0,
             "r1_weight": self.r1_weight >= 0,
             "d_lr": self.d_lr > 0, "d_steps": self.d_steps >= 1, "beta_edge_prob": 0 <= self.beta_edge_prob <= 1,
             "divergence_factor": self.divergence_factor > 1, "divergence_patience": self.divergence_patience > 0,
@@ -179,6 +182,8 @@ class PerceptualTrainConfig(TrainConfig):
         if self.crop % grid:
             raise ValueError(f"crop must be a multiple of {grid} (the received symbol grid of {self.model}), "
                              f"got {self.crop}")
+        if self.grid_weight and self.crop < 32:
+            raise ValueError(f"grid_weight needs crop >= 32 (two repeats of the 16-pixel pattern), got {self.crop}")
         if self.model == "taejscc" and self.init_encoder_from:
             raise ValueError("init_encoder_from is for the perceptual model; a taejscc run warm-starts "
                              "from a PSNR TAEJSCC checkpoint with init_from")
@@ -254,7 +259,7 @@ class GANTrainer(Trainer):
             raise TypeError(f"config must be a PerceptualTrainConfig, got {type(config).__name__}")
         super().__init__(config, objective=None, progress=progress)
         c = config
-        self.distortion = DistortionLoss(c.mse_weight, c.lpips_weight, c.lpips_net, c.colour_weight)
+        self.distortion = DistortionLoss(c.mse_weight, c.lpips_weight, c.lpips_net, c.colour_weight, c.grid_weight)
         self.warm_start: dict = {}
         if c.init_encoder_from:
             self._init_encoder(c.init_encoder_from)
@@ -587,6 +592,7 @@ class GANTrainer(Trainer):
             "objective": (f"{c.mse_weight}*MSE_255 + {c.lpips_weight}*{'beta*' if c.beta_scales_lpips else ''}"
                           f"LPIPS_{c.lpips_net}"
                           + (f" + {c.colour_weight}*colour_255" if c.colour_weight else "")
+                          + (f" + {c.grid_weight}*grid_255" if c.grid_weight else "")
                           + (f" + {c.adversarial_weight}*beta*G_{c.gan_loss}" if c.stage == "gan" else "")),
         })
         return ckpt

@@ -84,6 +84,14 @@ def test_d_steps_updates_the_discriminator_n_times_per_generator_step(image_dirs
         PerceptualTrainConfig(d_steps=0)
 
 
+def test_grid_weight_adds_the_grid_term(image_dirs, tmp_path, data_root):
+    logs = GANTrainer(tiny_config(image_dirs, tmp_path, grid_weight=0.5), progress=False).training_step(0)
+    assert np.isfinite(logs["grid_255"]) and logs["grid_255"] > 0
+    assert "grid_255" not in GANTrainer(tiny_config(image_dirs, tmp_path), progress=False).training_step(0)
+    with pytest.raises(ValueError, match="grid_weight needs crop >= 32"):
+        PerceptualTrainConfig(grid_weight=0.5, crop=16)
+
+
 def test_discriminator_learns_to_tell_real_from_fake(image_dirs, tmp_path, data_root):
     trainer = GANTrainer(tiny_config(image_dirs, tmp_path, steps=8, adversarial_weight=0.0), progress=False)
     x, snr, noise = trainer.micro_batch(0, 0)

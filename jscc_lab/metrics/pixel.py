@@ -59,10 +59,11 @@ def chroma_ratio(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
 
 
 
-def _phase_error(x: torch.Tensor, x_hat: torch.Tensor, period: int) -> torch.Tensor:
-    """Luma error ``(N, H', W')`` in 8-bit levels, mean removed, cropped from the top left to
-    multiples of ``period`` (at least two repeats)."""
-    check_pair(x, x_hat)
+def periodic_error(x: torch.Tensor, x_hat: torch.Tensor, period: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(pattern, error)``: the luma error in 8-bit levels, mean removed, cropped from the top left
+    to multiples of ``period`` (``(N, H', W')``), and its part that repeats every ``period`` pixels
+    (``(N, period, period)``: the error averaged over the pixels of each phase). Unchecked values
+    (a training loss sees unclamped ``x_hat``); :func:`fixed_pattern` is the checked metric."""
     if not isinstance(period, int) or period < 2:
         raise ValueError(f"period must be an integer >= 2 (pixels), got {period!r}")
     h, w = (s // period * period for s in x.shape[-2:])
@@ -71,7 +72,8 @@ def _phase_error(x: torch.Tensor, x_hat: torch.Tensor, period: int) -> torch.Ten
                          f"got {tuple(x.shape[-2:])}")
     weights = 255 * torch.tensor([0.299, 0.587, 0.114], device=x.device).view(1, 3, 1, 1)
     e = ((x_hat[..., :h, :w].float() - x[..., :h, :w].float()) * weights).sum(1)
-    return e - e.mean(dim=(1, 2), keepdim=True)
+    e = e - e.mean(dim=(1, 2), keepdim=True)
+    return e.reshape(len(e), h // period, period, w // period, period).mean(dim=(1, 3)), e
 
 
 def fixed_pattern(x: torch.Tensor, x_hat: torch.Tensor, period: int = 16) -> torch.Tensor:
@@ -79,9 +81,8 @@ def fixed_pattern(x: torch.Tensor, x_hat: torch.Tensor, period: int = 16) -> tor
     pixels of the same phase ``(i mod period, j mod period)``, in 8-bit levels, mean removed.
     ``(N, 3, H, W)`` in ``[0, 1]`` in, ``(N, period, period)`` out; tile it to see the grid a
     decoder stamps on every image (:func:`grid_rms` is its size)."""
-    e = _phase_error(x, x_hat, period)
-    n, h, w = e.shape
-    return e.reshape(n, h // period, period, w // period, period).mean(dim=(1, 3))
+    check_pair(x, x_hat)
+    return periodic_error(x, x_hat, period)[0]
 
 
 def grid_rms(x: torch.Tensor, x_hat: torch.Tensor, period: int = 16) -> torch.Tensor:
@@ -99,7 +100,7 @@ def grid_rms(x: torch.Tensor, x_hat: torch.Tensor, period: int = 16) -> torch.Te
     Input: ``(N, 3, H, W)`` in ``[0, 1]``, ``H, W >= 2 * period`` (cropped to multiples of
     ``period`` from the top left, where the models' grids start). Output: ``(N,)`` float32.
     """
-    e = _phase_error(x, x_hat, period)
-    n, h, w = e.shape
-    floor = e.square().mean(dim=(1, 2)) / ((h // period) * (w // period))
-    return (fixed_pattern(x, x_hat, period).square().mean(dim=(1, 2)) - floor).clamp_min(0).sqrt()
+    check_pair(x, x_hat)
+    pattern, e = periodic_error(x, x_hat, period)
+    floor = e.square().mean(dim=(1, 2)) / (e.shape[1] * e.shape[2] / period**2)
+    return (pattern.square().mean(dim=(1, 2)) - floor).clamp_min(0).sqrt()
