@@ -103,16 +103,19 @@ def colour_mse_255(x: torch.Tensor, x_hat: torch.Tensor, block: int = 8) -> torc
 
 
 def grid_ms_255(x: torch.Tensor, x_hat: torch.Tensor, period: int = 16) -> torch.Tensor:
-    """Mean square (8-bit levels squared) of the luma error's part that repeats every ``period``
-    pixels (:func:`jscc_lab.metrics.fixed_pattern`): a penalty on the grid / checkerboard a decoder
-    stamps on its output, blind to everything that does not repeat.
+    """Mean square (8-bit levels squared) of the grid a decoder stamps on every image: the luma
+    error's part that repeats every ``period`` pixels (:func:`jscc_lab.metrics.fixed_pattern`),
+    **averaged over the batch** before squaring. A batch-level term: what one image's error does
+    by chance, and a pattern only one image has, average out (the grids of TAEF2-based models
+    correlate 0.3-0.7 between images); blind to everything that does not repeat.
 
     Input: ``(N, 3, H, W)``, ``H, W >= 2 * period`` (``x_hat`` may overshoot ``[0, 1]``).
-    Output: ``(N,)`` float32.
+    Output: ``(N,)`` float32, the batch's value for each image (so a per-image loss can carry it).
     """
     from .metrics.pixel import periodic_error
 
-    return periodic_error(x, x_hat, period)[0].square().mean(dim=(1, 2))
+    pattern = periodic_error(x, x_hat, period)[0].mean(dim=0)
+    return pattern.square().mean().expand(x.shape[0])
 
 
 class LPIPSLoss(nn.Module):
@@ -159,7 +162,7 @@ class DistortionLoss:
     colour_weight : weight of :func:`colour_mse_255`, the MSE of the 8x8-block means (colour and
         low frequencies only, so texture stays free); ``0`` (default, the paper) drops the term.
     grid_weight : weight of :func:`grid_ms_255`, the square of the error's 16-pixel fixed pattern
-        (a grid the decoder stamps); ``0`` (default, the paper) drops the term.
+        over the batch (a grid the decoder stamps); ``0`` (default, the paper) drops the term.
 
     Call: ``loss(x, x_hat, lpips_scale=None) -> (total, parts)`` with ``total`` ``(N,)`` float32
     and ``parts`` a dict of the unweighted per-image terms (``"mse_255"``, ``"lpips"``) for

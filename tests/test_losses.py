@@ -133,10 +133,12 @@ def test_grid_term_sees_a_repeating_pattern_not_random_error(generator):
     x = torch.rand(2, 3, 64, 64, generator=generator) * 0.5 + 0.25
     tile = torch.randn(1, 1, 16, 16, generator=generator)
     grid = 2 / 255 * (tile - tile.mean()).repeat(2, 3, 4, 4)  # the same 16x16 pattern everywhere
+    mixed = grid * torch.tensor([1.0, -1.0]).view(2, 1, 1, 1)  # opposite grids: none in common
     noise = 2 / 255 * torch.randn(x.shape, generator=generator)
     expected = (2 * tile.std(unbiased=False)) ** 2  # its mean square in 8-bit levels (luma weights sum to 1)
     torch.testing.assert_close(grid_ms_255(x, x + grid), expected.expand(2), rtol=1e-4, atol=0)
-    assert grid_ms_255(x, x + noise).max() < 0.05 * expected  # random error: only 1/16 of its power
+    assert grid_ms_255(x, x + noise).max() < 0.05 * expected  # random error: only 1/32 of its power
+    assert grid_ms_255(x, x + mixed).max() < 1e-6  # the batch's common grid only
     assert grid_ms_255(x, x + 2.0).max() < 1e-6  # a constant shift (out of range: unchecked) is no grid
     y = (x + noise).requires_grad_(True)
     total, parts = DistortionLoss(mse_weight=0.001, lpips_weight=0, grid_weight=0.5)(x, y + grid)
