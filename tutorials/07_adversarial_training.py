@@ -22,6 +22,7 @@
 # - the conditional PatchGAN discriminator, and why it is conditioned on the *received* symbols;
 # - the non-saturating, hinge and least-squares GAN losses and their discriminator/generator parts;
 # - the GAN schedule: warm start, separate optimisers, one D step and one G step per batch;
+# - a failure you can measure: the **grid** a generator stamps on its output (`grid_rms`);
 # - what goes wrong (D wins, NaNs, run-away distortion) and how the trainer's guards stop it;
 # - the **realism knob** `beta` (Agustsson et al., CVPR 2023): one checkpoint, decoded anywhere
 #   between the MSE+LPIPS reconstruction (`beta=0`) and the full GAN one (`beta=1`).
@@ -41,7 +42,7 @@ from jscc_lab import pretrained, settings
 from jscc_lab.channels import cbr_label
 from jscc_lab.data import center_crop, kodak
 from jscc_lab.losses import ADVERSARIAL_LOSSES
-from jscc_lab.metrics import evaluate
+from jscc_lab.metrics import evaluate, fixed_pattern, grid_rms
 from jscc_lab.models.discriminator import Discriminator
 from jscc_lab.plotting import show_images
 from jscc_lab.train_gan import GANTrainer, PerceptualTrainConfig, TrainingDiverged
@@ -155,7 +156,9 @@ plt.show()
 # `d_acc` 0.78 in 150 steps at the run's `d_lr = 1e-4` and 0.85 at 4e-4: D *can* see the fakes, the
 # generator simply keeps moving to where it cannot (a race the generator wins when its distortion
 # term is weak; in the first GAN stage, at 10x the MSE weight, D held a small lead, D loss ~1.25).
-# A higher `d_lr` than the generator's (two time-scale updates) is the usual lever. Warning signs:
+# A higher `d_lr` than the generator's (two time-scale updates) or several D updates per G update
+# (`d_steps`) are the usual levers; neither moved this stalemate (250 steps at `d_lr = 4e-4`, 150
+# at `d_steps = 2`: `d_acc` stayed 0.5-0.6). Warning signs:
 # - **D wins**: the D loss goes to 0, the fake logits run to large negative values, the
 #   generator's adversarial loss grows. The generator then gets gradients that say "everything is
 #   wrong" and produces artefacts. Remedies: lower `d_lr`, an R1 penalty (`r1_weight`), spectral
@@ -218,6 +221,41 @@ assert scores[1.0]["dists"] < scores[0.0]["dists"], "... and buys perceptual qua
 # Turning `beta` from 0 to 1 walks along a perception-distortion curve: PSNR falls, DISTS falls
 # (better). The full Kodak-24 numbers, at every CBR and for LPIPS-vgg too, are in the README
 # (`benchmarks/bandwidth_saving.py`, realism table).
+#
+# ## 5. A failure you can measure: the grid
+# The generator's gradients reach the image through the decoder's upsampling layers (TAEF2 goes
+# from 1/8 resolution to full size in three x2 steps; our symbols sit on a 1/16 grid). A cheap way
+# for it to add "detail" is a faint pattern locked to that pixel grid: the checkerboard artefact
+# (Odena et al., *Deconvolution and checkerboard artifacts*, Distill 2016). To see it, average
+# the error over all pixels at the same position inside a 16x16 tile (`fixed_pattern`): what the
+# decoder stamps on every tile survives, everything else averages out. `grid_rms` is its size in
+# 8-bit levels, corrected for what a random error leaves in such an average (HEVC: about 0.2; the
+# published TAEF2 autoencoder alone: 0.5; the from-scratch perceptual model whose "fine grid"
+# users reported: 2.6).
+
+# %%
+psnr_model = pretrained.load_model("taejscc-psnr-awgn")
+with torch.no_grad():
+    psnr_recon = psnr_model(batch, SNR_DB, cbr=CBR, generator=torch.Generator().manual_seed(SEED))
+systems = {"PSNR model": psnr_recon, "beta=0": recon[0.0], "beta=1": recon[1.0]}
+grids = {name: grid_rms(batch, r) for name, r in systems.items()}
+for name, g in grids.items():
+    print(f"{name:10s}  grid {g.mean():.2f} levels (RMS)  per image: {' '.join(f'{v:.1f}' for v in g)}")
+fig, axes = plt.subplots(1, len(systems), figsize=(3 * len(systems), 3.2))
+for ax, (name, r) in zip(axes, systems.items()):
+    tile = fixed_pattern(batch, r)[k]  # the fixed pattern of one image, tiled 3 x 3
+    ax.imshow(tile.repeat(3, 3), cmap="RdBu_r", vmin=-6, vmax=6)
+    ax.set(title=f"{name}: {grids[name][k]:.1f} levels", xticks=[], yticks=[])
+fig.suptitle("the error's 16-pixel fixed pattern (red +, blue -, 6 levels full scale)")
+plt.show()
+assert grids["beta=1"].mean() > grids["PSNR model"].mean(), "the GAN end carries more grid than MSE training"
+
+# %% [markdown]
+# The MSE-trained model has almost no grid; the GAN end of the knob has the most. A
+# discriminator should notice a pattern no photograph has, but ours sits at chance (section 3).
+# The trainer's `grid_weight` adds a direct penalty on the grid the decoder stamps on the whole
+# batch (`jscc_lab.losses.grid_ms_255`: the error's fixed pattern averaged over the batch, so one
+# image's chance error does not count); the README reports what it did to a run.
 #
 # ## Exercises
 # 1. Switch `gan_loss` to `"hinge"` and `"least_squares"` in the small run. How do the D logits
