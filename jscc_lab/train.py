@@ -609,7 +609,8 @@ class Trainer:
     def _init_weights(self, path) -> None:
         """Start from the weights of checkpoint ``path`` (same model spec, except the ``cbrs`` a
         rate-adaptive model serves, which hold no weights: a single-CBR run may start from a
-        rate-adaptive stage; strict load)."""
+        rate-adaptive stage; strict load), or of a TAEJSCC / ScratchJSCC with fewer adapter
+        ``blocks`` (:meth:`~jscc_lab.models.taejscc.TAEJSCC.load_grown`)."""
         from .pretrained import load_checkpoint
 
         def spec(s):
@@ -618,10 +619,19 @@ class Trainer:
             return s
 
         ckpt = load_checkpoint(path, map_location=self.device)
-        if spec(ckpt.get("model")) != spec(self.config.model_spec()):
+        have, want = spec(ckpt.get("model")), spec(self.config.model_spec())
+        fewer_blocks = {**have, "kwargs": {**have["kwargs"], "blocks": want["kwargs"].get("blocks")}} == want \
+            and have["kwargs"].get("blocks", 0) < want["kwargs"].get("blocks", 0) and hasattr(self.model, "load_grown")
+        if have != want and not fewer_blocks:
             raise ValueError(f"init_from={path} holds model {ckpt.get('model')}, the config asks for "
-                             f"{self.config.model_spec()}")
-        self.model.load_state_dict(ckpt["state_dict"])
+                             f"{self.config.model_spec()} (the same model, or a TAEJSCC with fewer blocks)")
+        if fewer_blocks:  # grown: the new adapter blocks start as the identity
+            self.model.load_grown(ckpt["state_dict"])
+            if self.rank == 0:
+                print(f"init_from={path}: adapters grown from {have['kwargs']['blocks']} to "
+                      f"{want['kwargs']['blocks']} blocks (the new ones start as the identity)")
+        else:
+            self.model.load_state_dict(ckpt["state_dict"])
 
     def _param_groups(self) -> list[dict]:
         """Trainable parameters: ``freeze`` prefixes excluded (``requires_grad`` off, so no

@@ -13,6 +13,7 @@ from jscc_lab.data import center_crop, kodak
 from jscc_lab.metrics import psnr
 from jscc_lab.models import TAEJSCC, build_model
 from jscc_lab.models.taef2 import TAEF2Decoder, TAEF2Encoder, taef2
+from jscc_lab.models.taejscc import DEFAULT_CBRS
 
 
 @pytest.fixture
@@ -381,6 +382,46 @@ def test_a_single_cbr_run_starts_from_a_rate_adaptive_checkpoint(image_dirs, tmp
         assert torch.equal(v, model.state_dict()[k]), k
     with pytest.raises(ValueError, match="init_from=.* holds model"):
         Trainer(config(width=8, out_dir=str(tmp_path / "run2")), progress=False)
+
+
+@pytest.mark.parametrize("family", ["taejscc", "scratchjscc"])
+def test_grown_adapters_start_as_the_smaller_model(family, image_dirs, tmp_path):
+    """More capacity around the channel without losing what a run learned: a model with more
+    adapter blocks loads the smaller one's weights and starts with its exact output."""
+    from jscc_lab.train import CHECKPOINT_FORMAT, TrainConfig, Trainer, save_checkpoint
+
+    def build(**kw):
+        return build_model(family, **kw, **({"pretrained": False} if family == "taejscc" else {}))
+
+    torch.manual_seed(0)
+    small = build(width=16, blocks=1)
+    with torch.no_grad():  # a trained-looking model: the residual heads are not zero
+        for p in small.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+
+    def out(model):
+        return model.eval()(x, 10.0, cbr="1/48", generator=torch.Generator().manual_seed(2))
+
+    big = build(width=16, blocks=3)
+    new = big.load_grown(small.state_dict())
+    assert new and all(k.startswith(("transmitter.blocks.1.", "transmitter.blocks.2.", "receiver.blocks.1.",
+                                      "receiver.blocks.2.")) for k in new)
+    torch.testing.assert_close(out(big), out(small), rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="do not match"):
+        build(width=8, blocks=3).load_grown(small.state_dict())
+    with pytest.raises(ValueError, match="nothing to grow"):
+        build(width=16, blocks=1).load_grown(small.state_dict())
+    # the trainer's init_from accepts the smaller checkpoint for a config with more blocks
+    spec = {"name": family, "channel": "awgn", "kwargs": {"width": 16, "blocks": 1, "cbrs": list(DEFAULT_CBRS)}}
+    save_checkpoint({"format": CHECKPOINT_FORMAT, "model": spec, "state_dict": small.state_dict()}, tmp_path / "s.pt")
+    config = TrainConfig(name="grown", model=family, width=16, blocks=3, crop=32, batch_size=2, steps=1, device="cpu",
+                         threads=1, init_from=str(tmp_path / "s.pt"), train_dir=str(image_dirs / "train"),
+                         val_dir=str(image_dirs / "val"), val_crop=32, out_dir=str(tmp_path / "run"))
+    trained = Trainer(config, progress=False).model  # channels_last on the CPU: same weights, other rounding
+    for k, v in small.state_dict().items():
+        assert torch.equal(trained.state_dict()[k], v), k
+    torch.testing.assert_close(out(trained), out(small), rtol=0, atol=1e-3)
 
 
 def test_export_leaves_a_frozen_published_encoder_to_its_file(tmp_path, data_root, monkeypatch, no_network):

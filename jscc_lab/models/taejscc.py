@@ -294,6 +294,31 @@ class TAEJSCC(nn.Module):
             keys += [f"decoder_film.{k}" for k in self.decoder_film.state_dict()]
         return keys
 
+    def load_grown(self, state: dict) -> list[str]:
+        """Load the ``state_dict`` of the same model with fewer residual blocks per adapter (more
+        capacity around the channel for a model that has stopped improving): every weight of
+        ``state`` must fit, and each adapter's extra blocks start as the identity (their second
+        conv zero, their FiLM layers already are), so this model starts as that checkpoint's.
+        Returns the new keys."""
+        try:
+            missing, unexpected = self.load_state_dict(state, strict=False)
+        except RuntimeError as err:  # a shape mismatch: another width
+            raise ValueError(f"load_grown: the weights do not match (same model with fewer blocks needed): "
+                             f"{str(err).splitlines()[-1].strip()}") from err
+        grown = [f"{side}.blocks.{i}." for side, adapter in (("transmitter", self.transmitter), ("receiver", self.receiver))
+                 for i in range(len(adapter.blocks)) if f"{side}.blocks.{i}.conv1.weight" in missing]
+        wrong = sorted(k for k in missing if not k.startswith(tuple(grown))) + sorted(unexpected)
+        if wrong or not grown:
+            raise ValueError("load_grown needs the state of this model with fewer adapter blocks; "
+                             + (f"these keys do not match: {wrong}" if wrong else "nothing to grow"))
+        with torch.no_grad():
+            for prefix in grown:
+                side, _, i, _ = prefix.split(".")
+                conv2 = getattr(self, side).blocks[int(i)].conv2
+                conv2.weight.zero_()
+                conv2.bias.zero_()
+        return sorted(k for k in missing)
+
     def channel_uses(self, height: int, width: int, cbr=None) -> int:
         """Complex channel uses ``k`` for a ``height x width`` image at ``cbr``."""
         hp, wp = -(-height // _DOWN) * _DOWN, -(-width // _DOWN) * _DOWN
