@@ -357,6 +357,10 @@ LOSS_WEIGHTS = ("mse_weight", "lpips_weight", "adversarial_weight", "colour_weig
 #: config keys that only say where and how long a process runs: changing them on resume is not
 #: a change of the training (``threads`` is recorded: it is part of the provenance)
 _BOOKKEEPING = ("out_dir", "max_minutes")
+#: config keys that say where a run's weights came from when it started: a resume continues from
+#: last.pt and never reads them, so it keeps the checkpoint's values (a resume without repeating
+#: ``--set init_from=...`` must not cut the run off from the stages behind it)
+_LINEAGE = ("init_from", "init_encoder_from")
 
 
 def config_changes(old: dict, new: dict) -> dict[str, list]:
@@ -817,7 +821,11 @@ class Trainer:
         self.wall_time = float(ckpt["provenance"]["wall_time_s"])
         self.cpu_time = float(ckpt["provenance"].get("cpu_time_s", 0.0))
         self.config_changes = list(ckpt["provenance"].get("config_changes", []))
-        changed = config_changes(ckpt.get("config") or {}, asdict(self.config))
+        old = ckpt.get("config") or {}
+        for key in _LINEAGE:
+            if key in old and hasattr(self.config, key):
+                setattr(self.config, key, old[key])
+        changed = config_changes(old, asdict(self.config))
         if changed:
             self.config_changes.append({"step": self.step, "changes": changed})
         torch.set_rng_state(ckpt["rng"]["torch"])

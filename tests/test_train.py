@@ -208,6 +208,20 @@ def test_resume_records_what_it_changed(image_dirs, tmp_path):
     assert stage["config_changes"] == prov["config_changes"] and stage["lr"] == 1e-3
 
 
+def test_resume_keeps_the_stages_behind_the_run(image_dirs, tmp_path):
+    """A resume reads last.pt, never init_from: leaving ``--set init_from=...`` out of the resume
+    command must not cut the run off from the checkpoint it started from."""
+    first = tiny_config(image_dirs, tmp_path / "one", steps=2)
+    train(first, progress=False)
+    second = tiny_config(image_dirs, tmp_path / "two", steps=4, init_from=str(tmp_path / "one" / "last.pt"))
+    train(second, progress=False, stop_at=2)
+    train(dataclasses.replace(second, init_from="", steps=6), resume=True, progress=False, stop_at=3)
+    ckpt = load_checkpoint(tmp_path / "two" / "last.pt")
+    assert ckpt["config"]["init_from"] == str(tmp_path / "one" / "last.pt")
+    assert ckpt["provenance"]["config_changes"] == [{"step": 2, "changes": {"steps": [4, 6]}}]
+    assert len(training_stages(tmp_path / "two" / "last.pt")) == 2
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
