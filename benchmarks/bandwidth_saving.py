@@ -74,8 +74,8 @@ from jscc_lab.evaluate import (
     bandwidth_saving,
     curve,
     format_table,
-    json_ready,
     reconstruct,
+    save_json,
     separate_coding,
     summarize,
     sweep,
@@ -325,11 +325,11 @@ def _ours_label(beta, args) -> str:
 # ---- rows and JSON --------------------------------------------------------------------------
 
 
-def json_text(setup: dict, images: list[dict], rows: list[dict], savings: list[dict],
-              realism: list[dict] | None = None) -> str:
-    """The ``--json`` document: valid JSON (no NaN / Infinity; such row values become ``null``)."""
-    doc = {"setup": setup, "images": images, "rows": rows, "savings": savings, "realism": realism or []}
-    return json.dumps(json_ready(doc), indent=1, allow_nan=False)
+def json_doc(setup: dict, images: list[dict], rows: list[dict], savings: list[dict],
+             realism: list[dict] | None = None) -> dict:
+    """The ``--json`` document (written with :func:`jscc_lab.evaluate.save_json`: valid JSON, no
+    NaN / Infinity; such row values become ``null``)."""
+    return {"setup": setup, "images": images, "rows": rows, "savings": savings, "realism": realism or []}
 
 
 def realism_table(rows: list[dict], cbrs, metrics, beta: float) -> list[dict]:
@@ -558,7 +558,7 @@ def main(argv=None) -> int:
                 savings.append({"reference": ref, **result.as_dict()})
     print(format_table(table, columns=["reference", "metric", "cbr", "quality", "cbr_needed", "saving"], digits=4))
     if args.json:
-        Path(args.json).write_text(json_text(setup, ids, rows, savings, knob))
+        save_json(json_doc(setup, ids, rows, savings, knob), args.json)
     if args.figure:
         _figure(args.figure, args, names, images, model, systems, rows, figure_cbr, betas)
     if args.curves_figure:

@@ -35,6 +35,7 @@ from jscc_lab import metrics as jscc_metrics
 from jscc_lab.baselines import default_cache, separation_sweep
 from jscc_lab.channels import cbr_label
 from jscc_lab.data import center_crop, kodak
+from jscc_lab.evaluate import save_json
 
 SNRS_DB = (0.0, 5.0, 10.0, 15.0, 20.0)
 CBRS = (1 / 96, 1 / 48, 1 / 24, 1 / 12)
@@ -176,8 +177,7 @@ def report(result: dict, out: Path) -> dict:
     if {"capacity", "ldpc"} <= set(meta["seconds"]):
         bad = check_below_bound(rows)
         print("LDPC budget below the capacity budget at every point: " + ("yes" if not bad else f"NO at {bad}"))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
+    save_json(result, out)
     flat = [{k: v for k, v in r.items() if k != "per_image"} for r in rows]
     with open(out.with_suffix(".csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(flat[0]))

@@ -320,12 +320,35 @@ def json_ready(value):
     return value
 
 
+def _scalar(v) -> bool:
+    return not isinstance(v, (dict, list))
+
+
+def json_text(doc, level: int = 0) -> str:
+    """``doc`` as valid JSON (:func:`json_ready`: non-finite floats as ``null``), indented, but with
+    every object whose values are numbers, strings or lists of them (and every list of numbers or
+    strings) on one line: a results file of thousands of per-image rows stays one row per line
+    (small, and readable in a diff)."""
+    doc = json_ready(doc) if level == 0 else doc
+    if isinstance(doc, dict):
+        one_line = all(_scalar(v) or (isinstance(v, list) and all(map(_scalar, v))) for v in doc.values())
+    else:
+        one_line = _scalar(doc) or all(map(_scalar, doc))
+    if one_line:
+        return json.dumps(doc, allow_nan=False)
+    pad, inner = " " * level, " " * (level + 1)
+    if isinstance(doc, dict):
+        items = [f"{inner}{json.dumps(str(k))}: {json_text(v, level + 1)}" for k, v in doc.items()]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    return "[\n" + ",\n".join(f"{inner}{json_text(v, level + 1)}" for v in doc) + f"\n{pad}]"
+
+
 def save_json(doc, path) -> Path:
-    """Write ``doc`` to ``path`` as indented, valid JSON (:func:`json_ready`: non-finite floats as
-    ``null``), creating the folder; returns the path."""
+    """Write ``doc`` to ``path`` as valid JSON (:func:`json_text`), creating the folder; returns
+    the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(json_ready(doc), indent=1, allow_nan=False) + "\n")
+    path.write_text(json_text(doc) + "\n")
     return path
 
 

@@ -13,7 +13,7 @@ from conftest import load_script
 from PIL import Image
 
 from jscc_lab.data import center_crop, load_image
-from jscc_lab.evaluate import bandwidth_saving
+from jscc_lab.evaluate import bandwidth_saving, save_json
 from jscc_lab.models import TAEJSCC, build_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,14 +114,14 @@ def test_image_identity_refuses_a_changed_image_with_the_same_count(bench, folde
 REF = {1 / 96: [20.0, 20.5, 19.5], 1 / 48: [22.0, 22.5, 21.5], 1 / 24: [24.0, 24.5, 23.5]}
 
 
-def test_json_writer_gives_valid_json_with_numeric_savings_and_labelled_bounds(bench):
+def test_json_writer_gives_valid_json_with_numeric_savings_and_labelled_bounds(bench, tmp_path):
     exact = bandwidth_saving([23.0, 23.5, 22.5], REF, metric="psnr", cbr=1 / 48, n_boot=200)
     above = bandwidth_saving([30.0, 30.5, 29.5], REF, metric="psnr", cbr=1 / 48, n_boot=50)
     below = bandwidth_saving([10.0, 10.5, 9.5], REF, metric="psnr", cbr=1 / 48, n_boot=0)
     savings = [{"reference": "x", **r.as_dict()} for r in (exact, above, below)]
     rows = [{"system": "ours", "cbr": 1 / 48, "snr_db": 10.0, "beta": None, "image": 0, "psnr": math.inf}]
-    text = bench.json_text({"ours": ["m"]}, [{"name": "a.png", "sha256": "0" * 64}], rows, savings)
-    doc = json.loads(text)
+    doc = bench.json_doc({"ours": ["m"]}, [{"name": "a.png", "sha256": "0" * 64}], rows, savings)
+    doc = json.loads(save_json(doc, tmp_path / "s.json").read_text())
     json.dumps(doc, allow_nan=False)
     assert doc["rows"][0]["psnr"] is None  # an infinite PSNR is not valid JSON
 

@@ -249,3 +249,7 @@ def test_save_json_writes_valid_json_into_a_new_folder(tmp_path):
     path = save_json({"x": float("nan"), "y": [1, 2.5]}, tmp_path / "new" / "r.json")
     text = path.read_text()
     assert json.loads(text) == {"x": None, "y": [1, 2.5]} and "NaN" not in text and text.endswith("\n")
+    rows = {"meta": {"n": 2, "snrs": [0, 5]}, "rows": [{"a": 1, "b": [1, 2]}, {"a": 2, "b": [3, 4]}], "e": []}
+    text = save_json(rows, tmp_path / "rows.json").read_text()
+    assert json.loads(text) == rows
+    assert '  {"a": 1, "b": [1, 2]},' in text.splitlines()  # one row per line
