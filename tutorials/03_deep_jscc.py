@@ -346,13 +346,13 @@ for c in CBRS:
 # %% [markdown]
 # What the saved numbers say, honestly:
 #
-# - **Graceful degradation.** From 5 to 0 dB the deep JSCC model loses 1.3-1.9 dB at every CBR;
+# - **Graceful degradation.** From 5 to 0 dB the deep JSCC model loses 1.4-2.0 dB at every CBR;
 #   separate coding loses 2-11 dB, because whole images fail (the numbers in brackets). At CBR
 #   1/96 and 0 dB it loses every one of the 24 images and deep JSCC is more than 9 dB better; at
 #   1/48 and 1/12 deep JSCC is ahead at 0 dB too (+1.7 and +0.6 dB).
 # - **More bandwidth is better**, at every SNR, from one set of weights.
 # - **Not yet better everywhere.** From 5 dB up, and at 0 dB for 1/24, HEVC + LDPC with the best
-#   MCS is ahead of this CPU-trained model: by 0.1-4 dB at 5 and 10 dB, by up to 7.7 dB at 20 dB,
+#   MCS is ahead of this CPU-trained model: by 0.04-3.8 dB at 5 and 10 dB, by up to 7.5 dB at 20 dB,
 #   where the model saturates. That reference knows the SNR before it encodes. GPU-trained
 #   CNN deep JSCC gets close to it (27.4 / 30.0 / 33.1 dB at CBR 1/48 / 1/24 / 1/12 and 10 dB on
 #   Kodak, as reported in the WITT repository, KeYang8/WITT, against 27.7 / 29.4 / 32.6 dB here for
