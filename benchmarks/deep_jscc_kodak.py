@@ -4,7 +4,8 @@
    at full size (768x512) over AWGN SNR {0, 5, 10, 15, 20} dB at every CBR it serves (a
    rate-adaptive model is swept over ``model.cbrs``), with :func:`jscc_lab.evaluate.sweep`
    (seeded noise). Colour: per-channel mean bias ``mean(x_hat - x)`` and the chroma kept
-   (``chroma_ratio``), and the grid artefact (``grid_rms``, 8-bit levels), at every point. Printed beside HEVC + capacity and HEVC + 5G LDPC from
+   (``chroma_ratio``), and the grid artefact (``grid_rms``, 8-bit levels), at every point.
+   Printed beside HEVC + capacity and HEVC + 5G LDPC from
    ``benchmarks/results/separation_sweep_kodak24.json`` (the same images, SNRs and CBRs; made by
    ``benchmarks/separation_sweep.py``), with the targets of the issue checked.
 2. **Training curve** (``--curve CKPT --curve-figure PNG``): validation PSNR per CBR against the

@@ -3,8 +3,8 @@
 For every checkpoint (a registry name or a run's ``last.pt``), every CBR it serves and every
 ``--betas`` value: mean PSNR, DISTS and LPIPS-vgg (neither in the training loss), LPIPS-alex (in
 it), the largest per-channel colour bias, the chroma kept and the grid artefact (``grid_rms``, 8-bit
-levels), over ``--count`` Kodak centre crops at AWGN ``--snr`` dB. Then, per checkpoint and CBR, the change from the first to the last beta
-(the issue's goal: DISTS and LPIPS-vgg >= 10 % lower at beta = 1 than at beta = 0, PSNR lower).
+levels), over ``--count`` Kodak centre crops at AWGN ``--snr`` dB. Then, per checkpoint and
+CBR, the change from the first to the last beta (the issue's goal: DISTS and LPIPS-vgg >= 10 % lower at beta = 1 than at beta = 0, PSNR lower).
 The noise depends only on (seed, image, SNR), so every beta decodes the same received symbols and
 every checkpoint sees the same noise. A quick check of a live run (6 crops: ~1.5 min per
 checkpoint on one thread); the README's numbers come from ``bandwidth_saving.py`` on 24 crops.

@@ -351,7 +351,8 @@ def export_checkpoint(src, dst, extra_provenance: dict | None = None, half: bool
 
 
 #: the loss weights a stage's record keeps (perceptual and GAN stages)
-LOSS_WEIGHTS = ("mse_weight", "lpips_weight", "adversarial_weight", "colour_weight", "beta_scales_lpips")
+LOSS_WEIGHTS = ("mse_weight", "lpips_weight", "adversarial_weight", "colour_weight", "grid_weight",
+                "beta_scales_lpips")
 
 
 #: config keys that only say where and how long a process runs: changing them on resume is not

@@ -106,7 +106,8 @@ class PerceptualTrainConfig(TrainConfig):
     ``adversarial_weight``, ``gan_loss`` (``"non_saturating"``, ``"hinge"``,
     ``"least_squares"``), ``colour_weight`` (on :func:`~jscc_lab.losses.colour_mse_255`, every
     ``beta``; 0 = off, the paper), ``grid_weight`` (on :func:`~jscc_lab.losses.grid_ms_255`, the
-    error's 16-pixel fixed pattern, every ``beta``; 0 = off, the paper), ``r1_weight`` (0 = off; the penalty is ``r1_weight / 2 * ||grad||^2``).
+    error's 16-pixel fixed pattern, every ``beta``; 0 = off, the paper), ``r1_weight`` (0 = off;
+    the penalty is ``r1_weight / 2 * ||grad||^2``).
     Discriminator: ``d_filters``, ``d_lr`` (Adam, same schedule shape as ``lr``), ``d_steps``
     (discriminator updates per generator update, on the same batch: a D that keeps ahead of G).
     Realism: ``beta_edge_prob`` (probability that an image's ``beta`` is exactly 0 or 1);

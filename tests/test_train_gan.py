@@ -10,7 +10,7 @@ from PIL import Image
 from jscc_lab.models import build_model
 from jscc_lab.models.perceptual import PerceptualJSCC
 from jscc_lab.pretrained import load_checkpoint
-from jscc_lab.train import save_config
+from jscc_lab.train import save_config, training_stages
 from jscc_lab.train_gan import (
     GANTrainer,
     PerceptualTrainConfig,
@@ -85,8 +85,11 @@ def test_d_steps_updates_the_discriminator_n_times_per_generator_step(image_dirs
 
 
 def test_grid_weight_adds_the_grid_term(image_dirs, tmp_path, data_root):
-    logs = GANTrainer(tiny_config(image_dirs, tmp_path, grid_weight=0.5), progress=False).training_step(0)
+    trainer = GANTrainer(tiny_config(image_dirs, tmp_path, grid_weight=0.5, steps=2), progress=False)
+    logs = trainer.training_step(0)
     assert np.isfinite(logs["grid_255"]) and logs["grid_255"] > 0
+    trainer.fit()  # the stage record of the checkpoint names the weight
+    assert training_stages(tmp_path / "run" / "last.pt")[-1]["loss_weights"]["grid_weight"] == 0.5
     assert "grid_255" not in GANTrainer(tiny_config(image_dirs, tmp_path), progress=False).training_step(0)
     with pytest.raises(ValueError, match="grid_weight needs crop >= 32"):
         PerceptualTrainConfig(grid_weight=0.5, crop=16)

@@ -57,8 +57,6 @@ def chroma_ratio(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
     return chroma(x_hat) / chroma(x)
 
 
-
-
 def periodic_error(x: torch.Tensor, x_hat: torch.Tensor, period: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
     """``(pattern, error)``: the luma error in 8-bit levels, mean removed, cropped from the top left
     to multiples of ``period`` (``(N, H', W')``), and its part that repeats every ``period`` pixels
