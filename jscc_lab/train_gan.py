@@ -63,7 +63,7 @@ from .data import sha256_of
 from .losses import PAPER_WEIGHTS, DistortionLoss, adversarial_losses, r1_penalty
 from .metrics import LPIPS, psnr
 from .models import MODELS, register_model
-from .models.discriminator import Discriminator
+from .models.discriminator import DISCRIMINATORS
 from .models.perceptual import PerceptualJSCC
 from .train import TrainConfig, Trainer, _mix_seed, load_config
 
@@ -108,7 +108,9 @@ class PerceptualTrainConfig(TrainConfig):
     ``beta``; 0 = off, the paper), ``grid_weight`` (on :func:`~jscc_lab.losses.grid_ms_255`, the
     error's 16-pixel fixed pattern, every ``beta``; 0 = off, the paper), ``r1_weight`` (0 = off;
     the penalty is ``r1_weight / 2 * ||grad||^2``).
-    Discriminator: ``d_filters``, ``d_lr`` (Adam, same schedule shape as ``lr``), ``d_steps``
+    Discriminator: ``d_backbone`` (``""``: the conditional PatchGAN; ``"alexnet"``: that plus heads
+    on frozen ImageNet AlexNet features, :class:`~jscc_lab.models.discriminator.ProjectedDiscriminator`),
+    ``d_filters`` (the PatchGAN's), ``d_lr`` (Adam, same schedule shape as ``lr``), ``d_steps``
     (discriminator updates per generator update, on the same batch: a D that keeps ahead of G).
     Realism: ``beta_edge_prob`` (probability that an image's ``beta`` is exactly 0 or 1);
     ``beta_scales_lpips`` (weight the LPIPS term by ``beta`` as well as the adversarial one).
@@ -133,6 +135,7 @@ class PerceptualTrainConfig(TrainConfig):
     grid_weight: float = 0.0
     gan_loss: str = PAPER_WEIGHTS["gan_loss"]
     r1_weight: float = 0.0
+    d_backbone: str = ""
     d_filters: list[int] = field(default_factory=lambda: [64, 128, 256, 512])
     d_lr: float = 1e-4
     d_steps: int = 1
@@ -173,6 +176,8 @@ class PerceptualTrainConfig(TrainConfig):
                 f"{k}={getattr(self, k)!r}" for k in bad)
                 + " (weights and res_blocks >= 0, rates > 0, d_steps >= 1, beta_edge_prob in [0, 1], "
                   "divergence_factor > 1)")
+        if self.d_backbone not in DISCRIMINATORS:
+            raise ValueError(f"d_backbone must be one of {sorted(DISCRIMINATORS)}, got {self.d_backbone!r}")
         if self.model not in ("perceptual", "taejscc"):
             raise ValueError(f'model must be "perceptual" or "taejscc" for PerceptualTrainConfig, got {self.model!r}')
         if self.loss != "image":
@@ -269,8 +274,8 @@ class GANTrainer(Trainer):
         if c.stage == "gan":
             self.d_loss_fn, self.g_loss_fn = adversarial_losses(c.gan_loss)
             torch.manual_seed(_mix_seed(c.seed, 7))
-            self.discriminator = Discriminator(self.model.latent_channels, filters=c.d_filters,
-                                               upsample=self.model.downsample).to(self.device)
+            self.discriminator = DISCRIMINATORS[c.d_backbone](
+                self.model.latent_channels, filters=c.d_filters, upsample=self.model.downsample).to(self.device)
             self.d_net = self.discriminator
             if self.distributed:
                 ids = [self.device.index] if self.device.type == "cuda" else None
@@ -316,8 +321,8 @@ class GANTrainer(Trainer):
         try:
             self.discriminator.load_state_dict(state["discriminator"])
         except RuntimeError as err:
-            raise ValueError(f"init_from={path}: its discriminator does not fit this run (same d_filters "
-                             f"needed, or init_discriminator = false): {str(err).splitlines()[-1].strip()}") from err
+            raise ValueError(f"init_from={path}: its discriminator does not fit this run (same d_backbone and "
+                             f"d_filters needed, or init_discriminator = false): {str(err).splitlines()[-1].strip()}") from err
         self.d_optimizer.load_state_dict(state["d_optimizer"])
         self.warm_start["discriminator"] = Path(path).name
 

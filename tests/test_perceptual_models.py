@@ -9,7 +9,7 @@ import torch
 from torch.nn.utils import parametrize
 
 from jscc_lab.channels import AWGN, complex_to_real
-from jscc_lab.models.discriminator import Discriminator
+from jscc_lab.models.discriminator import Discriminator, ProjectedDiscriminator
 from jscc_lab.models.perceptual import FiLM, PerceptualGenerator, PerceptualJSCC, beta_tensor
 
 
@@ -159,6 +159,37 @@ def test_discriminator_argument_errors():
         Discriminator(2, filters=())
     with pytest.raises(ValueError, match="latent_channels"):
         Discriminator(0)
+
+
+def test_projected_discriminator_frozen_imagenet_backbone_and_heads(generator, data_root):
+    from jscc_lab.metrics.backbones import backbone_features
+
+    torch.manual_seed(0)
+    d = ProjectedDiscriminator(latent_channels=2, filters=(8, 8, 8, 8))
+    imagenet, _ = backbone_features("alexnet")
+    assert torch.equal(d.backbone[0].weight, imagenet["features.0.weight"])  # ImageNet, not random
+    assert not any(k.startswith("backbone") for k in d.state_dict())  # loaded from the file, not saved
+    frozen = {k: v.clone() for k, v in d.backbone.state_dict().items()}
+    x = torch.rand(2, 3, 64, 96, generator=generator, requires_grad=True)
+    z = torch.randn(2, 2, 16, 24, generator=generator)
+    out = d(x, z, 10.0)
+    assert out.shape == (2, 5, 4, 6)  # the pixel PatchGAN's grid; channel 0 its logits, then 4 heads
+    d.eval()
+    with torch.no_grad():
+        assert torch.allclose(out[:, :1], d.pixel(x, z, 10.0))
+    d.train().requires_grad_(True)
+    optimizer = torch.optim.Adam([p for p in d.parameters() if p.requires_grad], lr=1e-2)
+    d(x, z, 10.0).square().sum().backward()
+    assert x.grad.abs().sum() > 0  # the generator gets gradients through the backbone
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in d.heads.parameters())
+    optimizer.step()
+    assert all(torch.equal(v, frozen[k]) for k, v in d.backbone.state_dict().items())
+    assert not any(p.requires_grad for p in d.backbone.parameters())
+    with torch.no_grad():  # every head reads the condition
+        assert ((d(x, torch.randn(2, 2, 16, 24, generator=generator), 10.0) - d(x, z, 10.0))[:, 1:]
+                .abs().amax((0, 2, 3)) > 1e-5).all()
+    with pytest.raises(ValueError, match="4x the latent grid"):
+        d(torch.rand(1, 3, 64, 64), torch.randn(1, 2, 8, 8))
 
 
 # ---- the shipped checkpoint -----------------------------------------------------------------

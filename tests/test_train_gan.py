@@ -95,6 +95,25 @@ def test_grid_weight_adds_the_grid_term(image_dirs, tmp_path, data_root):
         PerceptualTrainConfig(grid_weight=0.5, crop=16)
 
 
+def test_alexnet_discriminator_trains_its_heads_and_resumes(image_dirs, tmp_path, data_root):
+    from jscc_lab.models.discriminator import ProjectedDiscriminator
+
+    trainer = GANTrainer(tiny_config(image_dirs, tmp_path, d_backbone="alexnet"), progress=False)
+    assert isinstance(trainer.discriminator, ProjectedDiscriminator)
+    frozen = {k: v.clone() for k, v in trainer.discriminator.backbone.state_dict().items()}
+    heads = _params(trainer.discriminator.heads)
+    logs = trainer.training_step(0)
+    assert all(np.isfinite(v) for v in logs.values()), logs
+    assert all(not torch.equal(v, heads[k]) for k, v in trainer.discriminator.heads.named_parameters())
+    assert all(torch.equal(v, frozen[k]) for k, v in trainer.discriminator.backbone.state_dict().items())
+    trainer.fit(stop_at=2)
+    resumed = GANTrainer(tiny_config(image_dirs, tmp_path, d_backbone="alexnet"), progress=False)
+    resumed.fit(resume=True)
+    assert resumed.step == 4
+    with pytest.raises(ValueError, match="d_backbone must be one of"):
+        PerceptualTrainConfig(d_backbone="vgg16")
+
+
 def test_discriminator_learns_to_tell_real_from_fake(image_dirs, tmp_path, data_root):
     trainer = GANTrainer(tiny_config(image_dirs, tmp_path, steps=8, adversarial_weight=0.0), progress=False)
     x, snr, noise = trainer.micro_batch(0, 0)

@@ -14,6 +14,13 @@ Architecture (HiFiC): the condition goes through a 3x3 conv to ``condition_chann
 LeakyReLU, nearest-neighbour upsampling to the image size; it is concatenated with the image and
 fed to four 4x4 stride-2 convs with 64-128-256-512 filters and LeakyReLU(0.2), then a 1x1 conv
 to one logit per patch. Every conv is spectrally normalised (Miyato et al. 2018).
+
+:class:`ProjectedDiscriminator` adds what a discriminator trained from scratch on a CPU lacks:
+pretrained features (Projected GAN, Sauer et al. 2021: discriminator heads on a *frozen*
+ImageNet network learn in a fraction of the steps). It is the PatchGAN above plus one small
+conditional head on each of four feature maps of the frozen AlexNet (``relu1`` ... ``relu5``, the
+network LPIPS-alex uses; the held-out metrics DISTS and LPIPS-vgg use VGG16, which stays out of
+training). Every head sees the same received-latent condition.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from .layers import snr_tensor
 
-__all__ = ["Discriminator"]
+__all__ = ["Discriminator", "ProjectedDiscriminator", "DISCRIMINATORS"]
 
 
 class Discriminator(nn.Module):
@@ -102,3 +109,97 @@ class Discriminator(nn.Module):
         cond = F.leaky_relu(self.condition(cond), 0.2)
         cond = F.interpolate(cond, scale_factor=self.upsample, mode="nearest")
         return self.head(self.body(torch.cat([2 * x - 1, cond], dim=1)))  # image centred on 0
+
+
+def _alexnet_features() -> nn.Sequential:
+    """torchvision's AlexNet ``features`` with the ImageNet weights (offline copy first; see
+    :func:`jscc_lab.metrics.backbones.backbone_features`), frozen."""
+    import torchvision
+
+    from ..metrics.backbones import backbone_features, load_features_into
+
+    net = torchvision.models.alexnet(weights=None).features
+    load_features_into(net, backbone_features("alexnet")[0], lambda name: "features." + name)
+    return net.requires_grad_(False).eval()
+
+
+class ProjectedDiscriminator(nn.Module):
+    """:class:`Discriminator` on pixels plus heads on frozen ImageNet AlexNet features.
+
+    Each head takes one feature map (``relu1`` 64 ch at 1/4, ``relu2`` 192 at 1/8, ``relu3`` 384
+    and ``relu5`` 256 at 1/16 of the image), concatenated with the condition (received latent +
+    SNR plane through a 3x3 conv, resized to the map), and maps it through spectrally normalised
+    1x1 -> 3x3 -> 1x1 convs to one logit per position. Every map of logits is resized (area-like,
+    antialiased) to the pixel PatchGAN's grid, so each of the five discriminators weighs the same
+    in the loss.
+
+    Parameters: as :class:`Discriminator` (its ``filters`` are the pixel PatchGAN's), plus
+    ``head_channels`` (width of each feature head).
+    Input: as :class:`Discriminator`. Output: logits ``(N, 5, H/16, W/16)`` (channel 0 the pixel
+    PatchGAN, then one per AlexNet map; higher = "real").
+
+    The backbone stays frozen under ``requires_grad_(True)``; its weights are not in
+    ``state_dict()`` (they are loaded from the ImageNet file on construction).
+
+    Example
+    -------
+    >>> import torch
+    >>> d = ProjectedDiscriminator(latent_channels=8, filters=(8, 8, 8, 8), upsample=16)  # doctest: +SKIP
+    >>> d(torch.rand(2, 3, 64, 64), torch.randn(2, 8, 4, 4), 10.0).shape                  # doctest: +SKIP
+    torch.Size([2, 5, 4, 4])
+    """
+
+    #: index of the ReLU after which each head reads AlexNet's ``features``, and its channels
+    TAPS = {1: 64, 4: 192, 7: 384, 11: 256}
+    MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+    def __init__(self, latent_channels: int, filters=(64, 128, 256, 512), condition_channels: int = 12,
+                 upsample: int = 4, snr_conditioning: bool = True, head_channels: int = 64):
+        super().__init__()
+        self.pixel = Discriminator(latent_channels, filters, condition_channels, upsample, snr_conditioning)
+        self.latent_channels, self.upsample = latent_channels, self.pixel.upsample
+        object.__setattr__(self, "backbone", _alexnet_features())  # not a submodule: frozen, not saved
+        self.register_buffer("mean", torch.tensor(self.MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(self.STD).view(1, 3, 1, 1), persistent=False)
+        c_cond = latent_channels + int(snr_conditioning)
+        self.condition = spectral_norm(nn.Conv2d(c_cond, condition_channels, 3, padding=1, padding_mode="reflect"))
+        self.heads = nn.ModuleList(
+            nn.Sequential(spectral_norm(nn.Conv2d(c + condition_channels, head_channels, 1)), nn.LeakyReLU(0.2),
+                          spectral_norm(nn.Conv2d(head_channels, head_channels, 3, padding=1)), nn.LeakyReLU(0.2),
+                          spectral_norm(nn.Conv2d(head_channels, 1, 1)))
+            for c in self.TAPS.values())
+
+    def _apply(self, fn, *args, **kwargs):  # .to(device) / .float() reach the unregistered backbone
+        self.backbone._apply(fn, *args, **kwargs)
+        return super()._apply(fn, *args, **kwargs)
+
+    @property
+    def patch_stride(self) -> int:
+        """Pixels per output logit along each axis (the pixel PatchGAN's)."""
+        return self.pixel.patch_stride
+
+    def forward(self, x: torch.Tensor, z_rx: torch.Tensor, snr_db=10.0) -> torch.Tensor:
+        pixel = self.pixel(x, z_rx, snr_db)  # also checks the shapes
+        cond = z_rx.to(x.dtype)
+        if self.pixel.snr_conditioning:
+            snr = snr_tensor(snr_db, x.shape[0], x.device).to(x.dtype) / 20.0
+            cond = torch.cat([cond, snr[:, None, None, None].expand(-1, 1, *cond.shape[-2:])], dim=1)
+        cond = F.leaky_relu(self.condition(cond), 0.2)
+        h, logits = (x - self.mean) / self.std, [pixel]
+        taps = iter(zip(self.TAPS, self.heads))
+        tap, head = next(taps)
+        for i, layer in enumerate(self.backbone):
+            h = layer(h)
+            if i == tap:
+                c = F.interpolate(cond, size=h.shape[-2:], mode="nearest")
+                out = head(torch.cat([h, c], dim=1))
+                logits.append(F.interpolate(out, size=pixel.shape[-2:], mode="bilinear", antialias=True))
+                tap, head = next(taps, (None, None))
+                if tap is None:
+                    break
+        return torch.cat(logits, dim=1)
+
+
+#: discriminator kinds of ``PerceptualTrainConfig.d_backbone``: ``""`` the pixel PatchGAN,
+#: ``"alexnet"`` the PatchGAN plus heads on frozen AlexNet features
+DISCRIMINATORS = {"": Discriminator, "alexnet": ProjectedDiscriminator}
