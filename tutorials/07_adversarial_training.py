@@ -43,7 +43,7 @@ from jscc_lab.channels import cbr_label
 from jscc_lab.data import center_crop, kodak
 from jscc_lab.losses import ADVERSARIAL_LOSSES
 from jscc_lab.metrics import evaluate, fixed_pattern, grid_rms
-from jscc_lab.models.discriminator import Discriminator
+from jscc_lab.models.discriminator import Discriminator, ProjectedDiscriminator
 from jscc_lab.plotting import show_images
 from jscc_lab.train_gan import GANTrainer, PerceptualTrainConfig, TrainingDiverged
 
@@ -89,6 +89,25 @@ with torch.no_grad():
     logits = D(x, z_rx, SNR_DB)
 print(f"image {tuple(x.shape)}  received latent {tuple(z_rx.shape)}  ->  patch logits {tuple(logits.shape)}")
 print(f"D has {sum(p.numel() for p in D.parameters()) / 1e6:.2f} M parameters")
+
+# %% [markdown]
+# A D trained from scratch must first learn what images look like; on a CPU, with a few thousand
+# steps of batch 8, it barely does (section 3 measures `d_acc`, how often D is right). *Projected
+# GANs* (Sauer et al. 2021) start D from features that already know: small trainable heads read
+# the maps of a **frozen** ImageNet network. `ProjectedDiscriminator` is the PatchGAN above plus
+# one conditional head on each of four AlexNet feature maps (1/4 to 1/16 resolution), all resized
+# to the PatchGAN's grid: five logit maps, each weighing the same in the loss. AlexNet is also
+# LPIPS-alex's network (in our loss); the VGG16 behind DISTS and LPIPS-vgg, the metrics we judge
+# with, stays out of training. In the trainer: `d_backbone = "alexnet"`.
+
+# %%
+D_proj = ProjectedDiscriminator(latent_channels=model.latent_channels, upsample=model.downsample)
+with torch.no_grad():
+    logits = D_proj(x, z_rx, SNR_DB)
+trainable = sum(p.numel() for p in D_proj.parameters()) / 1e6
+frozen = sum(p.numel() for p in D_proj.backbone.parameters()) / 1e6
+print(f"patch logits {tuple(logits.shape)}: the pixel PatchGAN, then AlexNet relu1, relu2, relu3, relu5")
+print(f"trainable {trainable:.2f} M parameters, frozen ImageNet backbone {frozen:.2f} M")
 
 # %% [markdown]
 # ## 2. Three GAN losses
