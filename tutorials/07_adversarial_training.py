@@ -177,7 +177,8 @@ plt.show()
 # term is weak; in the first GAN stage, at 10x the MSE weight, D held a small lead, D loss ~1.25).
 # A higher `d_lr` than the generator's (two time-scale updates) or several D updates per G update
 # (`d_steps`) are the usual levers; neither moved this stalemate (250 steps at `d_lr = 4e-4`, 150
-# at `d_steps = 2`: `d_acc` stayed 0.5-0.6). Warning signs:
+# at `d_steps = 2`: `d_acc` stayed 0.5-0.6), and neither did the projected discriminator of
+# section 1 (`d_backbone = "alexnet"`: mean `d_acc` 0.58 over 1000 steps). Warning signs:
 # - **D wins**: the D loss goes to 0, the fake logits run to large negative values, the
 #   generator's adversarial loss grows. The generator then gets gradients that say "everything is
 #   wrong" and produces artefacts. Remedies: lower `d_lr`, an R1 penalty (`r1_weight`), spectral
