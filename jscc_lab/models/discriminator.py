@@ -35,6 +35,16 @@ from .layers import snr_tensor
 __all__ = ["Discriminator", "ProjectedDiscriminator", "DISCRIMINATORS"]
 
 
+def _embed_condition(conv: nn.Module, z_rx: torch.Tensor, snr_db, dtype) -> torch.Tensor:
+    """``LeakyReLU(conv([z_rx, snr_db / 20 plane]))`` at the latent resolution ``(N, C', h, w)``;
+    no SNR plane when ``snr_db`` is ``None``."""
+    cond = z_rx.to(dtype)
+    if snr_db is not None:
+        snr = snr_tensor(snr_db, z_rx.shape[0], z_rx.device).to(dtype) / 20.0
+        cond = torch.cat([cond, snr[:, None, None, None].expand(-1, 1, *cond.shape[-2:])], dim=1)
+    return F.leaky_relu(conv(cond), 0.2)
+
+
 class Discriminator(nn.Module):
     """Conditional PatchGAN with spectral norm (HiFiC), conditioned on the received latent.
 
@@ -102,11 +112,7 @@ class Discriminator(nn.Module):
                              f"{tuple(z_rx.shape[-2:])} (pass the padded image the latent came from)")
         if min(x.shape[-2:]) < self.patch_stride:
             raise ValueError(f"images must be at least {self.patch_stride}x{self.patch_stride}, got {tuple(x.shape[-2:])}")
-        cond = z_rx.to(x.dtype)
-        if self.snr_conditioning:
-            snr = snr_tensor(snr_db, x.shape[0], x.device).to(x.dtype) / 20.0
-            cond = torch.cat([cond, snr[:, None, None, None].expand(-1, 1, *cond.shape[-2:])], dim=1)
-        cond = F.leaky_relu(self.condition(cond), 0.2)
+        cond = _embed_condition(self.condition, z_rx, snr_db if self.snr_conditioning else None, x.dtype)
         cond = F.interpolate(cond, scale_factor=self.upsample, mode="nearest")
         return self.head(self.body(torch.cat([2 * x - 1, cond], dim=1)))  # image centred on 0
 
@@ -180,23 +186,14 @@ class ProjectedDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, z_rx: torch.Tensor, snr_db=10.0) -> torch.Tensor:
         pixel = self.pixel(x, z_rx, snr_db)  # also checks the shapes
-        cond = z_rx.to(x.dtype)
-        if self.pixel.snr_conditioning:
-            snr = snr_tensor(snr_db, x.shape[0], x.device).to(x.dtype) / 20.0
-            cond = torch.cat([cond, snr[:, None, None, None].expand(-1, 1, *cond.shape[-2:])], dim=1)
-        cond = F.leaky_relu(self.condition(cond), 0.2)
+        cond = _embed_condition(self.condition, z_rx, snr_db if self.pixel.snr_conditioning else None, x.dtype)
+        heads = dict(zip(self.TAPS, self.heads))
         h, logits = (x - self.mean) / self.std, [pixel]
-        taps = iter(zip(self.TAPS, self.heads))
-        tap, head = next(taps)
-        for i, layer in enumerate(self.backbone):
+        for i, layer in enumerate(self.backbone[: max(self.TAPS) + 1]):
             h = layer(h)
-            if i == tap:
-                c = F.interpolate(cond, size=h.shape[-2:], mode="nearest")
-                out = head(torch.cat([h, c], dim=1))
+            if i in heads:
+                out = heads[i](torch.cat([h, F.interpolate(cond, size=h.shape[-2:], mode="nearest")], dim=1))
                 logits.append(F.interpolate(out, size=pixel.shape[-2:], mode="bilinear", antialias=True))
-                tap, head = next(taps, (None, None))
-                if tap is None:
-                    break
         return torch.cat(logits, dim=1)
 
 
