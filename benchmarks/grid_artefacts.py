@@ -19,7 +19,7 @@ from fractions import Fraction
 import torch
 
 from jscc_lab import pretrained
-from jscc_lab.data import center_crop, kodak
+from jscc_lab.data import kodak_crops
 from jscc_lab.evaluate import format_table, save_json, separate_coding, summarize, sweep
 from jscc_lab.models.taef2 import taef2
 
@@ -54,12 +54,11 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--snr", type=float, default=10.0, help="AWGN SNR in dB")
     parser.add_argument("--json", default="", help="also write the rows here")
     args = parser.parse_args(argv)
-    if not 1 <= args.count <= 24:
-        raise SystemExit(f"--count must be in 1..24 (Kodak has 24 images), got {args.count}")
-    if args.crop < 64 or args.crop % 16:
-        raise SystemExit(f"--crop must be a multiple of 16 and >= 64, got {args.crop}")
     cbr = float(Fraction(args.cbr))
-    images = torch.cat([center_crop(im, args.crop) for im in kodak()[: args.count]])
+    try:
+        images = kodak_crops(args.count, args.crop)
+    except ValueError as err:
+        raise SystemExit(f"--{err}") from None
     start, rows = time.perf_counter(), []
     for name, (system, betas) in systems(cbr).items():
         if getattr(system, "cbrs", None) is not None:  # rate-adaptive: that one of its CBRs

@@ -21,7 +21,7 @@ import time
 import torch
 
 from jscc_lab import pretrained
-from jscc_lab.data import center_crop, kodak
+from jscc_lab.data import kodak_crops
 from jscc_lab.evaluate import format_table, save_json, summarize, sweep
 
 METRICS = ("psnr", "dists", "lpips_vgg", "lpips", "bias_r", "bias_g", "bias_b", "chroma_ratio", "grid")
@@ -64,13 +64,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default="", help="also write the rows here")
     args = parser.parse_args(argv)
-    if not 1 <= args.count <= 24:
-        raise SystemExit(f"--count must be in 1..24 (Kodak has 24 images), got {args.count}")
-    if args.crop < 64 or args.crop % 16:
-        raise SystemExit(f"--crop must be a multiple of 16 and >= 64, got {args.crop}")
     if any(not 0 <= b <= 1 for b in args.betas) or len(args.betas) < 2:
         raise SystemExit(f"--betas needs at least two values in [0, 1], got {args.betas}")
-    images = torch.cat([center_crop(im, args.crop) for im in kodak()[: args.count]])
+    try:
+        images = kodak_crops(args.count, args.crop)
+    except ValueError as err:
+        raise SystemExit(f"--{err}") from None
     start = time.perf_counter()
     try:
         models = {name: pretrained.load_model(name) for name in args.checkpoints}

@@ -41,6 +41,7 @@ __all__ = [
     "sample_images",
     "SAMPLE_NAMES",
     "kodak",
+    "kodak_crops",
     "bsds500",
     "cifar10",
     "center_crop",
@@ -337,6 +338,19 @@ def kodak() -> list[torch.Tensor]:
     """
     folder = _ensure_set("kodak", lambda name: KODAK_URL.format(name=name))
     return [load_image(folder / f"kodim{i:02d}.png") for i in range(1, 25)]
+
+
+def kodak_crops(count: int = 24, crop: int = 256) -> torch.Tensor:
+    """The first ``count`` Kodak images, centre-cropped to ``crop`` x ``crop``: ``(count, 3, crop, crop)``.
+
+    ``count`` in 1..24; ``crop`` a multiple of 16 and >= 64 (every model's latent grid); a bad value
+    raises ``ValueError`` naming the argument and its valid range.
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 24:
+        raise ValueError(f"count must be in 1..24 (Kodak has 24 images), got {count!r}")
+    if isinstance(crop, bool) or not isinstance(crop, int) or crop < 64 or crop % 16:
+        raise ValueError(f"crop must be a multiple of 16 and >= 64, got {crop!r}")
+    return torch.cat([center_crop(im, crop) for im in kodak()[:count]])
 
 
 def bsds500_files(split: str) -> list[Path]:

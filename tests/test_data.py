@@ -97,6 +97,17 @@ def test_kodak_returns_24_native_images(data_root, monkeypatch):
     assert portrait == [4, 9, 10, 17, 18, 19]
 
 
+def test_kodak_crops_are_the_first_images_centre_cropped(data_root, monkeypatch):
+    monkeypatch.setenv("JSCC_LAB_DATA", str(data_root))
+    crops = data.kodak_crops(3, 64)
+    assert crops.shape == (3, 3, 64, 64)
+    assert torch.equal(crops[2:], data.center_crop(data.kodak()[2], 64))
+    for bad, match in (({"count": 25}, "count must be in 1..24"), ({"count": 0}, "count"),
+                       ({"crop": 100}, "crop must be a multiple of 16"), ({"crop": 48}, "crop")):
+        with pytest.raises(ValueError, match=match):
+            data.kodak_crops(**{"count": 1, "crop": 64, **bad})
+
+
 def test_bsds500_splits_have_200_100_200_images(data_root, monkeypatch):
     monkeypatch.setenv("JSCC_LAB_DATA", str(data_root))
     counts = {s: len(data.bsds500_files(s)) for s in data.BSDS500_SPLITS}
