@@ -16,6 +16,10 @@
   which ruff rejects in the ``.py``);
 - library progress bars off in notebooks (``progress=False``): tqdm's notebook widget is saved as
   a bar frozen at ``0/N``; the trainers then print plain log lines instead.
+- scratch files in a ``tempfile.TemporaryDirectory`` whose ``.cleanup()`` is the last code cell,
+  never ``tempfile.mkdtemp``: CI runs every notebook on each push, and ``pytest --nbval-lax`` kills
+  the kernel without running finalizers, so each run left its checkpoints behind (1.3 GB per run
+  of notebook 07 filled the disk).
 
 The checker runs on a small synthetic notebook too, to show it rejects each missing piece.
 """
@@ -162,6 +166,17 @@ def check_tutorial(nb) -> list[str]:
                     for k in call.keywords):
                 problems.append(f"cell {i}: `{ast.unparse(call)[:60]}` draws a tqdm bar (saved frozen "
                                 "at 0/N); pass progress=False")
+    code_cells = [c.source for c in cells if c.cell_type == "code"]
+    scratch = [t.id for c in code_cells for n in ast.walk(ast.parse(_code(c))) if isinstance(n, ast.Assign)
+               and isinstance(n.value, ast.Call) and ast.unparse(n.value.func).endswith("TemporaryDirectory")
+               for t in n.targets if isinstance(t, ast.Name)]
+    if any("mkdtemp(" in c for c in code_cells):
+        problems.append("tempfile.mkdtemp leaves its folder behind: use RUNS = tempfile.TemporaryDirectory() "
+                        "and RUNS.cleanup() in the last code cell")
+    for name in scratch:
+        if f"{name}.cleanup()" not in code_cells[-1]:
+            problems.append(f"the last code cell does not call {name}.cleanup(): the temporary folder outlives "
+                            "the notebook")
     if not lesson:
         problems.append("no lesson assert (an ordering or closeness check on a computed number, not "
                         "a shape) in a code cell outside the solutions")
@@ -186,7 +201,10 @@ GOOD = '''\
 # **Requirements**: a CPU, a second.
 
 # %%
+import tempfile
+
 import matplotlib.pyplot as plt
+RUNS = tempfile.TemporaryDirectory()
 total = 1 + 1
 assert abs(total - 2) < 1e-9, "the lesson, on this notebook's own number"
 fig, ax = plt.subplots()
@@ -213,6 +231,12 @@ print(2 - 2)
 
 # %% [markdown]
 # Why: subtraction undoes addition.
+
+# %% [markdown]
+# ## Clean up
+
+# %%
+RUNS.cleanup()
 '''
 
 
@@ -239,6 +263,8 @@ def test_checker_accepts_the_synthetic_notebook():
     ("_ = ax.plot([0, 1], [0, total])\n", "ax.plot([0, 1], [0, total])\n", "ends in `ax.plot"),
     ("_ = ax.plot([0, 1], [0, total])\n", "torch.Generator().manual_seed(0)\n", "ends in `torch.Generator"),
     ("print(2 - 2)\n", "print(2 - 2)\nrows = separation_sweep(x, [0.0], [1 / 12])\n", "pass progress=False"),
+    ("# %%\nRUNS.cleanup()\n", "", "does not call RUNS.cleanup()"),
+    ("RUNS = tempfile.TemporaryDirectory()\n", "OUT = tempfile.mkdtemp()\n", "tempfile.mkdtemp leaves"),
 ])
 def test_checker_rejects_a_notebook_lacking_a_piece(old, new, complaint):
     assert old in GOOD

@@ -87,7 +87,8 @@ SHIPPED = "taejscc-psnr-awgn"  # the shipped rate-adaptive PSNR model (section 4
 SHOW_SNRS_DB = [0.0, 10.0, 20.0]  # SNRs of the image grid
 # saved full-size Kodak-24 results of benchmarks/deep_jscc_kodak.py and separation_sweep.py
 RESULTS = pretrained.CHECKPOINT_DIR.parents[1] / "benchmarks" / "results"
-OUT = tempfile.mkdtemp(prefix="jscc_lab_03_")  # checkpoints of the CPU run
+RUNS = tempfile.TemporaryDirectory(prefix="jscc_lab_03_")  # checkpoints of the CPU run; deleted at the end
+OUT = RUNS.name
 _ = torch.manual_seed(SEED)
 
 # %% [markdown]
@@ -453,3 +454,12 @@ with torch.no_grad():
 # mostly from being *trained* over the whole SNR range (exercise 3 shows the same for DeepJSCC),
 # not from being told the SNR. So one transmission can serve receivers at different SNRs (a
 # broadcast) with a graceful quality for each, which a fixed MCS cannot do.
+
+# %% [markdown]
+# ## Clean up
+#
+# The training runs of this notebook (checkpoints, logs) are in a temporary folder; this cell
+# deletes it. Skip it to keep them (`RUNS.name` says where they are).
+
+# %%
+RUNS.cleanup()

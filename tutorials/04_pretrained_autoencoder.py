@@ -63,7 +63,8 @@ SNRS_DB = [0.0, 5.0, 10.0, 15.0, 20.0]
 TRAIN_STEPS = settings.budget(200, 2)  # steps of the small fine-tuning run
 TRAIN_BATCH = settings.budget(8, 2)
 SHIPPED = "taejscc-psnr-awgn"  # the rate-adaptive PSNR checkpoint in assets/checkpoints
-OUT = tempfile.mkdtemp(prefix="jscc_lab_04_")
+RUNS = tempfile.TemporaryDirectory(prefix="jscc_lab_04_")  # checkpoints of the run; deleted at the end
+OUT = RUNS.name
 RESULTS = pretrained.CHECKPOINT_DIR.parents[1] / "benchmarks" / "results"  # saved benchmark runs
 torch.manual_seed(SEED)
 images = torch.cat([center_crop(x, CROP) for x in kodak()[:N_KODAK]])
@@ -387,3 +388,12 @@ with torch.no_grad():
 # The gap grows only slightly: at 10 dB the noise costs truncation a few tenths of a dB at most
 # (the kept coefficients are the strong ones). Its real loss is the discarded channels, which no
 # SNR brings back, so the trained model, which learns what to send at each CBR, stays far ahead.
+
+# %% [markdown]
+# ## Clean up
+#
+# The training runs of this notebook (checkpoints, logs) are in a temporary folder; this cell
+# deletes it. Skip it to keep them (`RUNS.name` says where they are).
+
+# %%
+RUNS.cleanup()

@@ -61,7 +61,8 @@ VAL_IMAGES = settings.budget(8, 2)
 CBR = 1 / 48  # the operating point compared (the models serve 1/96 ... 1/12)
 N_KODAK = settings.budget(8, 2)  # Kodak crops for the shipped pair
 SNR_DB = 10.0
-OUT = tempfile.mkdtemp(prefix="jscc_tutorial06_")  # training runs (checkpoints, logs)
+RUNS = tempfile.TemporaryDirectory(prefix="jscc_lab_06_")  # training runs (checkpoints, logs); deleted at the end
+OUT = RUNS.name
 torch.manual_seed(SEED)
 generator = torch.Generator().manual_seed(SEED)
 
@@ -277,3 +278,12 @@ print(f"equal weight at {10 * math.log10(0.01 * 255**2 / 0.2):.1f} dB")
 
 # %%
 print("see notebook 07, section 4: one received signal decoded at beta = 0 ... 1")
+
+# %% [markdown]
+# ## Clean up
+#
+# The training runs of this notebook (checkpoints, logs) are in a temporary folder; this cell
+# deletes it. Skip it to keep them (`RUNS.name` says where they are).
+
+# %%
+RUNS.cleanup()

@@ -61,7 +61,8 @@ N_EVAL = settings.budget(8, 2)  # Kodak crops for the realism sweep
 EVAL_CROP = settings.budget(256, 128)
 BETAS = [0.0, 0.25, 0.5, 0.75, 1.0]
 SNR_DB = 10.0
-OUT = tempfile.mkdtemp(prefix="jscc_tutorial07_")  # training runs (checkpoints, logs)
+RUNS = tempfile.TemporaryDirectory(prefix="jscc_lab_07_")  # training runs (checkpoints, logs); deleted at the end
+OUT = RUNS.name
 _ = torch.manual_seed(SEED)
 
 
@@ -354,3 +355,12 @@ for ax, (beta, m) in zip(axes, spread.items()):
     ax.set(title=f"per-pixel std over 8 draws, beta={beta:g}")
     ax.axis("off")
 plt.show()
+
+# %% [markdown]
+# ## Clean up
+#
+# The training runs of this notebook (checkpoints, logs) are in a temporary folder; this cell
+# deletes it. Skip it to keep them (`RUNS.name` says where they are).
+
+# %%
+RUNS.cleanup()

@@ -169,7 +169,8 @@ def reconstruct(image, system, cbr):
     return separate_transmit(x, codec="hevc", cbr=cbr, snr_db=SNR_DB, channel_code="capacity").x_hat
 
 
-results_path = Path(tempfile.mkdtemp()) / "study.jsonl"  # in class: one shared file, e.g. on a network drive
+RUNS = tempfile.TemporaryDirectory(prefix="jscc_lab_10_")  # this demo's answers; deleted at the end
+results_path = Path(RUNS.name) / "study.jsonl"  # in class: one shared file, e.g. on a network drive
 study = user_study(kodak_images.__getitem__, reconstruct, results_path, participant="demo-student",
                    images=list(kodak_images), cbr_ours=CBR_OURS, cbr_refs=CBR_REFS, seed=SEED)
 study
@@ -243,3 +244,12 @@ fit_answers = fit_preference(by_answer, n_boot=N_BOOT, seed=SEED)
 width_answers = fit_answers.saving_ci[1] - fit_answers.saving_ci[0]
 print(f"95 % interval resampling participants: {hi - lo:.3f} wide; resampling answers: "
       f"{width_answers:.3f} wide")
+
+# %% [markdown]
+# ## Clean up
+#
+# The demo's answers are in a temporary folder; this cell deletes it. Skip it to keep them
+# (`RUNS.name` says where they are).
+
+# %%
+RUNS.cleanup()
