@@ -374,9 +374,10 @@ def config_changes(old: dict, new: dict) -> dict[str, list]:
 
 def training_stages(path) -> list[dict]:
     """The training stages behind checkpoint ``path``, oldest first: the run itself and the
-    checkpoints it started from (``config.init_from``, followed while those files exist). An
-    exported checkpoint that already lists ``provenance["stages"]`` contributes those and ends the
-    walk. Each stage: ``checkpoint``, ``name``, ``objective`` (the config's ``loss`` or GAN
+    checkpoints it started from: the ``provenance["lineage"]`` the run recorded when it started,
+    or else (runs older than that record) ``config.init_from``, followed while those files exist.
+    An exported checkpoint that already lists ``provenance["stages"]`` contributes those and ends
+    the walk. Each stage: ``checkpoint``, ``name``, ``objective`` (the config's ``loss`` or GAN
     ``stage``), ``steps``, ``batch_size``, ``crop``, ``lr``, ``freeze``, ``loss_weights``,
     ``wall_time_s``, ``cpu_time_s``, ``device``, ``config_changes`` (what resumes changed, with the
     step: the other fields are the final config) and ``validation`` (the history entries with
@@ -402,6 +403,9 @@ def training_stages(path) -> list[dict]:
                           "wall_time_s": prov.get("wall_time_s"), "cpu_time_s": prov.get("cpu_time_s"),
                           "device": prov.get("device"), "config_changes": prov.get("config_changes", []),
                           "validation": validated})
+        if prov.get("lineage"):
+            stages[:0] = list(prov["lineage"])
+            break
         init = config.get("init_from") or ""
         path = Path(init).expanduser() if init else None
     return stages
@@ -554,14 +558,25 @@ class Trainer:
     objective : ``objective(model, x, snr_db, generator) -> (loss, logs)``; default
         :func:`mse_objective`.
     progress : show tqdm progress bars (rank 0 only).
+    resume : the trainer will :meth:`fit` with ``resume=True``: when ``out_dir/last.pt`` exists,
+        ``init_from`` is not read (``last.pt`` holds every weight and the stages behind the run),
+        so a run resumes on a machine that no longer has the checkpoints it started from.
+
+    A fresh run with ``init_from`` records the stages behind that checkpoint
+    (:func:`training_stages`) in its own provenance (``"lineage"``), so its export lists them even
+    after those files are gone or have trained on.
 
     Override points for other training schemes: :meth:`training_step` (one optimisation step,
     returns logs), :meth:`extra_state` / :meth:`load_extra_state` (more modules / optimisers in
     the checkpoint).
     """
 
-    def __init__(self, config: TrainConfig, objective: Callable | None = None, progress: bool = True):
+    def __init__(self, config: TrainConfig, objective: Callable | None = None, progress: bool = True,
+                 resume: bool = False):
         self.config = config
+        #: resuming from out_dir/last.pt: the init_from checkpoints are neither needed nor read
+        self.resuming = resume and (config.output_dir / "last.pt").is_file()
+        self.lineage: list[dict] = []  # the stages behind init_from, oldest first
         self.objective = objective or (latent_mse_objective if config.loss == "latent" else mse_objective)
         self.progress = progress
         self.rank = int(os.environ.get("RANK", 0))
@@ -593,8 +608,9 @@ class Trainer:
             self.ddp = self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         if config.compile:
             self.net = torch.compile(self.net)
-        if config.init_from:
+        if config.init_from and not self.resuming:
             self._init_weights(config.init_from)
+            self.lineage = training_stages(config.init_from)
         self.optimizer = torch.optim.Adam(self._param_groups(), lr=config.lr,
                                           weight_decay=config.weight_decay)
         self.step = 0
@@ -803,6 +819,7 @@ class Trainer:
                 "cpu_time_s": round(self.cpu_time, 1),  # this process, all threads
                 "amp": "bf16" if self.amp else "fp32",
                 "config_changes": self.config_changes,
+                "lineage": self.lineage,
                 "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             },
         }
@@ -822,6 +839,7 @@ class Trainer:
         self.wall_time = float(ckpt["provenance"]["wall_time_s"])
         self.cpu_time = float(ckpt["provenance"].get("cpu_time_s", 0.0))
         self.config_changes = list(ckpt["provenance"].get("config_changes", []))
+        self.lineage = list(ckpt["provenance"].get("lineage") or [])
         old = ckpt.get("config") or {}
         for key in _LINEAGE:
             if key in old and hasattr(self.config, key):
@@ -863,6 +881,8 @@ class Trainer:
         last_path = out / "last.pt"
         if main:
             check_output_dir(out, self.model)
+        if self.resuming and not (resume and last_path.is_file()):
+            raise ValueError("this trainer was built with resume=True (init_from not loaded): call fit(resume=True)")
         if resume and last_path.is_file():
             from .pretrained import load_checkpoint
 
@@ -938,7 +958,7 @@ def train(config: TrainConfig | str | os.PathLike, resume: bool = False,
     """Train ``config`` (a :class:`TrainConfig` or a TOML path); see :meth:`Trainer.fit`."""
     if not isinstance(config, TrainConfig):
         config = load_config(config)
-    trainer = Trainer(config, objective=objective, progress=progress)
+    trainer = Trainer(config, objective=objective, progress=progress, resume=resume)
     try:
         return trainer.fit(resume=resume, stop_at=stop_at)
     finally:

@@ -260,16 +260,16 @@ class GANTrainer(Trainer):
     distortion and the discriminator see (and push back) values outside ``[0, 1]``.
     """
 
-    def __init__(self, config: PerceptualTrainConfig, progress: bool = True):
+    def __init__(self, config: PerceptualTrainConfig, progress: bool = True, resume: bool = False):
         if not isinstance(config, PerceptualTrainConfig):
             raise TypeError(f"config must be a PerceptualTrainConfig, got {type(config).__name__}")
-        super().__init__(config, objective=None, progress=progress)
+        super().__init__(config, objective=None, progress=progress, resume=resume)
         c = config
         self.distortion = DistortionLoss(c.mse_weight, c.lpips_weight, c.lpips_net, c.colour_weight, c.grid_weight)
         self.warm_start: dict = {}
-        if c.init_encoder_from:
+        if c.init_encoder_from and not self.resuming:
             self._init_encoder(c.init_encoder_from)
-        d_state = self._init_model(c.init_from) if c.init_from else None
+        d_state = self._init_model(c.init_from) if c.init_from and not self.resuming else None
         self.discriminator = self.d_net = self.d_optimizer = None
         if c.stage == "gan":
             self.d_loss_fn, self.g_loss_fn = adversarial_losses(c.gan_loss)
@@ -609,7 +609,7 @@ def train_perceptual(config: PerceptualTrainConfig | str | os.PathLike, resume: 
     """Train ``config`` (a :class:`PerceptualTrainConfig` or TOML path); see :meth:`Trainer.fit`."""
     if not isinstance(config, PerceptualTrainConfig):
         config = load_config(config, cls=PerceptualTrainConfig)
-    trainer = GANTrainer(config, progress=progress)
+    trainer = GANTrainer(config, progress=progress, resume=resume)
     try:
         return trainer.fit(resume=resume, stop_at=stop_at)
     finally:

@@ -222,6 +222,31 @@ def test_resume_keeps_the_stages_behind_the_run(image_dirs, tmp_path):
     assert len(training_stages(tmp_path / "two" / "last.pt")) == 2
 
 
+def test_a_run_resumes_and_exports_its_stages_after_the_init_from_file_is_gone(image_dirs, tmp_path):
+    """Runs span machines: a resume must not read ``init_from`` (last.pt holds every weight), and
+    the stages behind the run are recorded when it starts (``provenance["lineage"]``), so neither
+    a deleted start checkpoint nor one that trained on since changes what the run says it came from."""
+    import shutil
+
+    train(tiny_config(image_dirs, tmp_path / "one", steps=2), progress=False)
+    second = tiny_config(image_dirs, tmp_path / "two", steps=6, init_from=str(tmp_path / "one" / "last.pt"))
+    straight = train(dataclasses.replace(second, out_dir=str(tmp_path / "straight")), progress=False)
+    train(second, progress=False, stop_at=4)
+    train(dataclasses.replace(tiny_config(image_dirs, tmp_path / "one", steps=4)), resume=True, progress=False)
+    assert [s["steps"] for s in training_stages(tmp_path / "two" / "last.pt")] == [2, 4]  # recorded, not re-read
+    shutil.rmtree(tmp_path / "one")
+    resumed = train(second, resume=True, progress=False)
+    losses = lambda r: [h["loss"] for h in r["history"] if "loss" in h]  # noqa: E731
+    assert resumed["step"] == 6 and losses(resumed) == pytest.approx(losses(straight), rel=1e-6)
+    stages = training_stages(tmp_path / "two" / "last.pt")
+    assert [s["steps"] for s in stages] == [2, 6]
+    assert stages[0]["checkpoint"] == str(tmp_path / "one" / "last.pt") and stages[0]["validation"]
+    with pytest.raises(ValueError, match="resume=True"):
+        Trainer(second, progress=False, resume=True).fit()
+    with pytest.raises(FileNotFoundError):  # a fresh start still needs its init_from
+        train(dataclasses.replace(second, out_dir=str(tmp_path / "three")), progress=False)
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

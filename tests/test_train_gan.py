@@ -188,7 +188,9 @@ def test_warm_start_and_resume_are_exact(image_dirs, tmp_path, data_root):
     split = tiny_config(image_dirs, tmp_path, init_from=str(stage1.output_dir / "last.pt"),
                         out_dir=str(tmp_path / "split"))
     train_perceptual(split, progress=False, stop_at=2)
+    (tmp_path / "s1").rename(tmp_path / "s1-gone")  # a resume on a machine without the stage-1 files
     result = train_perceptual(split, progress=False, resume=True)
+    (tmp_path / "s1-gone").rename(tmp_path / "s1")
     assert result["step"] == 4
     a = load_checkpoint(straight.output_dir / "last.pt")
     b = load_checkpoint(split.output_dir / "last.pt")
@@ -200,6 +202,7 @@ def test_warm_start_and_resume_are_exact(image_dirs, tmp_path, data_root):
     assert prov["stage"] == "gan" and prov["warm_start"]["model"]["stage"] == "distortion"
     assert prov["steps"] == 4 and prov["wall_time_s"] >= 0 and "CPU" in prov["device"]
     assert (split.output_dir / "config.toml").is_file()
+    assert [s["objective"] for s in training_stages(split.output_dir / "last.pt")] == ["distortion", "gan"]
 
     mismatched = tiny_config(image_dirs, tmp_path, width=12, init_from=str(stage1.output_dir / "last.pt"))
     with pytest.raises(ValueError, match="init_from=.* holds model"):
