@@ -347,6 +347,8 @@ def export_checkpoint(src, dst, extra_provenance: dict | None = None, half: bool
     slim["state_dict"] = state
     if extra_provenance:
         slim["provenance"] = {**ckpt.get("provenance", {}), **extra_provenance}
+        if "stages" in extra_provenance:  # they include the run's lineage
+            slim["provenance"].pop("lineage", None)
     return save_checkpoint(slim, dst)
 
 

@@ -241,6 +241,10 @@ def test_a_run_resumes_and_exports_its_stages_after_the_init_from_file_is_gone(i
     stages = training_stages(tmp_path / "two" / "last.pt")
     assert [s["steps"] for s in stages] == [2, 6]
     assert stages[0]["checkpoint"] == str(tmp_path / "one" / "last.pt") and stages[0]["validation"]
+    assert main(["export", str(tmp_path / "two" / "last.pt"), "adjscc-psnr-awgn-tiny",
+                 "--out", str(tmp_path / "ship"), "--no-register"]) == 0
+    shipped = load_checkpoint(tmp_path / "ship" / "adjscc-psnr-awgn-tiny.pt")["provenance"]
+    assert [s["steps"] for s in shipped["stages"]] == [2, 6] and "lineage" not in shipped
     with pytest.raises(ValueError, match="resume=True"):
         Trainer(second, progress=False, resume=True).fit()
     with pytest.raises(FileNotFoundError):  # a fresh start still needs its init_from
