@@ -142,11 +142,17 @@ def plot_training_curve(path, ax=None):
     for k in keys:
         ax.plot([x for x, _ in points], [h.get(k, np.nan) for _, h in points], marker="o", ms=3,
                 label=k.replace("psnr@", ""))
-    start = 0.0
+    start, labels = 0.0, []
     for end, label in ends:
         ax.axvline(end, color="grey", ls=":", lw=1)
-        ax.text((start + end) / 2, ax.get_ylim()[0], label, fontsize=7, va="bottom", ha="center")
+        labels.append((ax.text((start + end) / 2, ax.get_ylim()[0], label, fontsize=7, va="bottom", ha="center"),
+                       start, end))
         start = end
+    renderer = ax.figure.canvas.get_renderer()
+    for text, a, b in labels:  # a label wider than its stage stands upright instead of overlapping
+        span = ax.transData.transform((b, 0))[0] - ax.transData.transform((a, 0))[0]
+        if text.get_window_extent(renderer).width > span:
+            text.set_rotation(90)
     ax.set_xlabel("training CPU-hours, all stages" if clock == "cpu_time_s" else "training wall-clock hours, all stages")
     ax.set_ylabel("validation PSNR (dB), BSDS500 test crops")
     ax.grid(alpha=0.3)
