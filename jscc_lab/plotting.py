@@ -148,10 +148,9 @@ def plot_training_curve(path, ax=None):
         labels.append((ax.text((start + end) / 2, ax.get_ylim()[0], label, fontsize=7, va="bottom", ha="center"),
                        start, end))
         start = end
-    renderer = ax.figure.canvas.get_renderer()
     for text, a, b in labels:  # a label wider than its stage stands upright instead of overlapping
         span = ax.transData.transform((b, 0))[0] - ax.transData.transform((a, 0))[0]
-        if text.get_window_extent(renderer).width > span:
+        if text.get_window_extent().width > span:
             text.set_rotation(90)
     ax.set_xlabel("training CPU-hours, all stages" if clock == "cpu_time_s" else "training wall-clock hours, all stages")
     ax.set_ylabel("validation PSNR (dB), BSDS500 test crops")

@@ -874,7 +874,8 @@ class Trainer:
         """Train to ``config.steps`` (or stop after step ``stop_at``, e.g. to test resuming, or
         when ``config.max_minutes`` have passed).
 
-        ``resume=True`` continues from ``out_dir/last.pt`` when it exists. Returns
+        ``resume=True`` continues from ``out_dir/last.pt`` when it exists. ``out_dir/config.toml``
+        is (re)written with the config the run goes on with (e.g. after ``--set steps=N``). Returns
         ``{"step", "history", "best", "last", "checkpoint", "stopped_by_clock"}``.
         """
         c = self.config
@@ -889,7 +890,7 @@ class Trainer:
             from .pretrained import load_checkpoint
 
             self.load_state(load_checkpoint(last_path, map_location=self.device))
-        elif main:
+        if main:  # on a resume too: `--resume` with the run's config.toml then continues as configured now
             save_config(c, out / "config.toml")
         end = c.steps if stop_at is None else min(c.steps, stop_at)
         from tqdm.auto import tqdm

@@ -204,6 +204,8 @@ def test_resume_records_what_it_changed(image_dirs, tmp_path):
     train(dataclasses.replace(cfg, steps=6, lr=1e-3), resume=True, progress=False)  # nothing new
     prov = load_checkpoint(tmp_path / "last.pt")["provenance"]
     assert prov["config_changes"] == [{"step": 2, "changes": {"steps": [4, 6], "lr": [3e-3, 1e-3]}}]
+    # the run folder's config.toml says how the run goes on: resuming with it needs no --set again
+    assert load_config(tmp_path / "config.toml").steps == 6 and load_config(tmp_path / "config.toml").lr == 1e-3
     (stage,) = training_stages(tmp_path / "last.pt")
     assert stage["config_changes"] == prov["config_changes"] and stage["lr"] == 1e-3
 
@@ -232,7 +234,7 @@ def test_a_run_resumes_and_exports_its_stages_after_the_init_from_file_is_gone(i
     second = tiny_config(image_dirs, tmp_path / "two", steps=6, init_from=str(tmp_path / "one" / "last.pt"))
     straight = train(dataclasses.replace(second, out_dir=str(tmp_path / "straight")), progress=False)
     train(second, progress=False, stop_at=4)
-    train(dataclasses.replace(tiny_config(image_dirs, tmp_path / "one", steps=4)), resume=True, progress=False)
+    train(tiny_config(image_dirs, tmp_path / "one", steps=4), resume=True, progress=False)
     assert [s["steps"] for s in training_stages(tmp_path / "two" / "last.pt")] == [2, 4]  # recorded, not re-read
     shutil.rmtree(tmp_path / "one")
     resumed = train(second, resume=True, progress=False)

@@ -18,8 +18,8 @@
   a bar frozen at ``0/N``; the trainers then print plain log lines instead.
 - scratch files in a ``tempfile.TemporaryDirectory`` whose ``.cleanup()`` is the last code cell,
   never ``tempfile.mkdtemp``: CI runs every notebook on each push, and ``pytest --nbval-lax`` kills
-  the kernel without running finalizers, so each run left its checkpoints behind (1.3 GB per run
-  of notebook 07 filled the disk).
+  the kernel without running finalizers, so each run left its checkpoints behind (up to 1.3 GB a
+  run of notebook 07; 49 GB had piled up and filled the disk).
 
 The checker runs on a small synthetic notebook too, to show it rejects each missing piece.
 """
