@@ -100,16 +100,22 @@ def process_tree(pid: int) -> list:
         return []
 
 
+def count_kernels(tree: list) -> int:
+    """Kernels in a process tree: processes running ``ipykernel`` whose parent does not (a child a
+    kernel forks, e.g. to run a command, carries the kernel's command line and is no second kernel)."""
+    pids = {p.pid for p in tree if any("ipykernel" in part for part in _cmdline(p))}
+    return sum(1 for p in tree if p.pid in pids and _ppid(p) not in pids)
+
+
 def tree_stats(pid: int) -> tuple[int, int]:
     """``(bytes resident, kernels)`` of ``pid``'s process tree."""
-    rss = kernels = 0
-    for p in process_tree(pid):
+    tree, rss = process_tree(pid), 0
+    for p in tree:
         try:
             rss += p.memory_info().rss
-            kernels += any("ipykernel" in part for part in p.cmdline())
         except Exception:  # noqa: BLE001  (ended meanwhile)
             pass
-    return rss, kernels
+    return rss, count_kernels(tree)
 
 
 def stop_explorer(proc, sig=signal.SIGTERM, timeout: float = 60.0) -> dict:
@@ -118,7 +124,7 @@ def stop_explorer(proc, sig=signal.SIGTERM, timeout: float = 60.0) -> dict:
     import psutil
 
     tree = process_tree(proc.pid)
-    kernels = sum(any("ipykernel" in a for a in _cmdline(p)) for p in tree)
+    kernels = count_kernels(tree)
     started = time.perf_counter()
     proc.send_signal(sig)
     try:
@@ -148,6 +154,13 @@ def _cmdline(p) -> list:
         return p.cmdline()
     except Exception:  # noqa: BLE001
         return []
+
+
+def _ppid(p) -> int | None:
+    try:
+        return p.ppid()
+    except Exception:  # noqa: BLE001  (gone)
+        return None
 
 
 class Sampler(threading.Thread):

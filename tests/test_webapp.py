@@ -111,3 +111,24 @@ def test_a_room_of_students(tmp_path):
     (ARTIFACTS / "explorer_load.json").write_text(json.dumps(out, indent=1))
     print(load.report(out))
     assert load.failures(out) == []
+
+
+def test_a_kernels_own_fork_is_not_counted_as_a_kernel():
+    """The load test once saw 5 kernels under a cap of 4: a child a kernel forks carries the
+    kernel's command line; only ipykernel processes whose parent is not one are kernels."""
+
+    class Proc:
+        def __init__(self, pid, ppid, cmd):
+            self.pid, self._ppid, self._cmd = pid, ppid, cmd
+
+        def cmdline(self):
+            return self._cmd
+
+        def ppid(self):
+            return self._ppid
+
+    kernel = ["python", "-m", "ipykernel_launcher", "-f", "k.json"]
+    tree = [Proc(1, 0, ["jscc-lab", "explore"]), Proc(2, 1, kernel), Proc(3, 1, kernel),
+            Proc(4, 2, kernel), Proc(5, 3, ["uname", "-p"])]
+    assert load.count_kernels(tree) == 2
+    assert load.count_kernels(tree[:1]) == 0
