@@ -20,13 +20,29 @@ FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 
 
 def check(fn, *args, names=(), **kwargs):
-    """Call ``fn``; if it raises, it must be ValueError/TypeError naming one of ``names``."""
+    """Call ``fn`` with a bad input: it must raise ValueError/TypeError naming one of ``names``
+    (accepting the input fails the test). Returns the error."""
+    TRIED["cases"] += 1
+    with pytest.raises((ValueError, TypeError)) as caught:
+        fn(*args, **kwargs)
+    err = caught.value
+    assert any(n in str(err) for n in names), f"{_name(fn)}: message {err!r} names none of {names}"
+    return err
+
+
+def accept_or_reject(fn, *args, names=(), **kwargs):
+    """Call ``fn`` with an input that may be valid: return its result, or the error, which must be
+    ValueError/TypeError naming one of ``names``. The caller checks which outcome was right."""
     TRIED["cases"] += 1
     try:
         return fn(*args, **kwargs)
     except (ValueError, TypeError) as err:
-        assert any(n in str(err) for n in names), f"{fn.__name__}: message {err!r} names none of {names}"
+        assert any(n in str(err) for n in names), f"{_name(fn)}: message {err!r} names none of {names}"
         return err
+
+
+def _name(fn):
+    return getattr(fn, "__name__", type(fn).__name__)
 
 
 # ---- channels --------------------------------------------------------------------------------
@@ -43,7 +59,7 @@ snrs = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=32),
 def test_channels_reject_or_accept_cleanly(shape, dtype, snr, mode):
     s = torch.zeros(shape, dtype=dtype)
     channel = channels.AWGN() if mode == "awgn" else channels.RayleighFading(mode)
-    out = check(channel, s, snr, names=("s ", "s must", "snr_db"))
+    out = accept_or_reject(channel, s, snr, names=("s ", "s must", "snr_db"))
     if isinstance(out, torch.Tensor):
         assert out.shape == s.shape and out.is_complex()
         assert s.is_complex() and s.ndim >= 2
@@ -54,7 +70,7 @@ def test_channels_reject_or_accept_cleanly(shape, dtype, snr, mode):
 @given(snr=st.lists(st.floats(-30, 60, width=32), min_size=0, max_size=6))
 def test_per_image_snr_tensors_must_match_the_batch(snr):
     s = channels.normalize_power(torch.ones(3, 4, dtype=torch.complex64))
-    out = check(channels.AWGN(), s, torch.tensor(snr), names=("snr_db",))
+    out = accept_or_reject(channels.AWGN(), s, torch.tensor(snr), names=("snr_db",))
     assert isinstance(out, torch.Tensor) == (len(snr) in (1, 3))
 
 
@@ -64,10 +80,10 @@ def test_per_image_snr_tensors_must_match_the_batch(snr):
 @example("0/0")
 @example("1/0")
 def test_cbr_helpers_reject_unrealisable_values(value):
-    out = check(channels.latent_channels, value, names=("cbr",))
+    out = accept_or_reject(channels.latent_channels, value, names=("cbr",))
     if isinstance(out, int):
         assert out > 0 and math.isclose(channels.cbr_of_latent(out), float(value), rel_tol=1e-4)
-    check(channels.channel_uses, value, 32, 32, names=("cbr",))
+    accept_or_reject(channels.channel_uses, value, 32, 32, names=("cbr",))
 
 
 @FAST
@@ -111,7 +127,7 @@ def test_to_tensor_converts_or_rejects_arrays(spec):
     shape, dtype, fill = spec
     with np.errstate(invalid="ignore"):
         a = np.full(shape, fill).astype(dtype)
-    out = check(data.to_tensor, a, names=("images", "image"))
+    out = accept_or_reject(data.to_tensor, a, names=("images", "image"))
     if isinstance(out, torch.Tensor):
         assert out.ndim == 4 and out.shape[1] == 3 and out.dtype == torch.float32
         assert torch.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
@@ -124,7 +140,7 @@ def test_every_pil_mode_and_tiny_size_converts(mode, size):
     from PIL import Image
 
     img = Image.new("RGB", size, (12, 200, 99)).convert(mode)
-    out = check(data.to_tensor, img, names=("image",))
+    out = accept_or_reject(data.to_tensor, img, names=("image",))
     assert isinstance(out, torch.Tensor) and out.shape == (1, 3, size[1], size[0])
 
 
@@ -225,7 +241,7 @@ def test_models_take_any_image_size(h, w, n):
 
     model = _tiny_adjscc()
     x = torch.rand(n, 3, h, w)
-    out = check(model, x, 10.0, names=("x",))
+    out = accept_or_reject(model, x, 10.0, names=("x",))
     assert isinstance(out, torch.Tensor) and out.shape == x.shape
     assert isinstance(model, ADJSCC)
 
@@ -237,7 +253,7 @@ def test_models_refuse_images_outside_the_unit_range(low, span):
 
     x = torch.linspace(low, low + span, 48).reshape(1, 3, 4, 4)
     lo, hi = x.min().item(), x.max().item()
-    out = check(check_images, x, names=("x must lie in [0, 1]",))
+    out = accept_or_reject(check_images, x, names=("x must lie in [0, 1]",))
     inside = lo >= -RANGE_TOLERANCE and hi <= 1 + RANGE_TOLERANCE
     assert (out is None) == inside, (lo, hi, out)
     if not inside:
