@@ -14,7 +14,11 @@ What the loop does, and why:
 * **Validation** on fixed BSDS500 *test* centre crops (PSNR at ``val_snr_db``); ``best.pt``
   keeps the best mean PSNR, ``last.pt`` the latest state. Checkpoints are written atomically
   (temp file + ``os.replace``), so an interruption never leaves a half-written file.
-* **GPU**: bf16 autocast and ``channels_last`` on CUDA, optional ``torch.compile``; several
+* **Precision**: ``amp="auto"`` computes under bf16 autocast where it is measurably faster (CUDA
+  with native bf16; a CPU whose short timed probe says so, :func:`jscc_lab.precision.choose_amp`),
+  fp32 elsewhere; the trainer prints its choice and why, and the checkpoint provenance keeps both.
+  Losses, power normalisation, the channel and GDN stay in fp32.
+* **GPU**: ``channels_last`` on CUDA (and CPUs), optional ``torch.compile``; several
   GPUs with ``torchrun --nproc_per_node G -m jscc_lab.cli train CONFIG.toml`` (DDP). A global
   step always sees ``batch_size * grad_accum * world_size`` images and the same data and
   noise, however it is split over processes and micro-batches.
@@ -55,6 +59,7 @@ from . import __version__
 from .data import RandomCrops, bsds500_files, center_crop, load_image
 from .metrics import psnr
 from .models import MODELS, AtCBR, build_model
+from .precision import autocast, check_amp, choose_amp
 
 __all__ = [
     "TrainConfig",
@@ -92,7 +97,9 @@ class TrainConfig:
     Optimiser: Adam, ``lr`` with ``warmup_steps`` linear warm-up then cosine decay to
     ``lr * lr_final_fraction``; ``grad_clip`` (0 = off). Hardware: ``device`` (``"auto"``,
     ``"cpu"``, ``"cuda"``), ``threads`` (CPU threads, 0 = torch's default), ``amp``
-    (``"auto"`` = bf16 on CUDA, ``"bf16"``, ``"none"``), ``channels_last`` (CUDA only),
+    (``"auto"`` = bf16 autocast where measurably faster: CUDA with native bf16, or a CPU whose
+    timed probe says so (:func:`jscc_lab.precision.choose_amp`); ``"bf16"`` forces it, ``"none"``
+    forces fp32), ``channels_last``,
     ``compile``. Output: ``out_dir`` (default ``runs/<name>``). ``max_minutes`` (0 = off): a
     wall-clock budget for :meth:`Trainer.fit`; the run stops after the step that exceeds it,
     validates there and saves ``last.pt`` (the learning-rate schedule still follows ``steps``).
@@ -175,8 +182,7 @@ class TrainConfig:
                 f"{k}={getattr(self, k)!r}" for k in bad) + " (sizes, steps and rates must be positive)")
         if self.snr_db_min > self.snr_db_max:
             raise ValueError(f"snr_db_min={self.snr_db_min} must be <= snr_db_max={self.snr_db_max}")
-        if self.amp not in ("auto", "bf16", "none"):
-            raise ValueError(f'amp must be "auto", "bf16" or "none", got {self.amp!r}')
+        check_amp(self.amp)
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ValueError(f'device must be "auto", "cpu" or "cuda[:i]", got {self.device!r}')
         if self.loss not in ("image", "latent"):
@@ -590,7 +596,10 @@ class Trainer:
         if self.distributed and not torch.distributed.is_initialized():
             backend = "nccl" if self.device.type == "cuda" else "gloo"
             torch.distributed.init_process_group(backend=backend)
-        self.amp = self.device.type == "cuda" and config.amp in ("auto", "bf16")
+        #: bf16 autocast or fp32, and why (printed once, kept in the checkpoint provenance)
+        self.amp, self.amp_reason = self._pick_precision()
+        if self.rank == 0:
+            print(f"{config.name}: {self.amp_reason}", flush=True)
         # channels_last pays on CUDA and on this project's AVX-512 CPUs too (benchmarks/train_throughput.py)
         self.channels_last = config.channels_last
 
@@ -672,6 +681,17 @@ class Trainer:
             slow = any(name == f or name.startswith(f + ".") for f in c.pretrained_modules)
             groups.setdefault(c.pretrained_lr_fraction if slow else 1.0, []).append(p)
         return [{"params": ps, "lr_fraction": f} for f, ps in groups.items()]
+
+    def _pick_precision(self) -> tuple[bool, str]:
+        """``(use_bf16, reason)`` of :func:`~jscc_lab.precision.choose_amp` for ``config.amp``; under
+        DDP every rank takes rank 0's choice (a timed probe could differ between processes)."""
+        use_bf16, reason = choose_amp(self.device, self.config.amp)
+        if self.distributed:
+            flag = torch.tensor([float(use_bf16)], device=self.device)
+            torch.distributed.broadcast(flag, src=0)
+            if bool(flag.item()) != use_bf16:
+                use_bf16, reason = bool(flag.item()), f"{'bf16' if flag.item() else 'fp32'}: rank 0's choice"
+        return use_bf16, reason
 
     def _pick_device(self) -> torch.device:
         want = self.config.device
@@ -771,8 +791,7 @@ class Trainer:
             conditions = self.conditions(step, micro)
             sync = not self.distributed or micro == c.grad_accum - 1
             ctx = self.ddp.no_sync() if not sync else contextlib.nullcontext()
-            with ctx, torch.autocast(device_type=self.device.type, dtype=torch.bfloat16,
-                                     enabled=self.amp):
+            with ctx, autocast(self.device, self.amp):
                 loss, logs = self.objective(self.net, x, snr, noise, **conditions)
                 (loss / c.grad_accum).backward()
             for k, v in {"loss": loss.detach(), **logs}.items():
@@ -820,6 +839,7 @@ class Trainer:
                 "wall_time_s": round(self.wall_time, 1),
                 "cpu_time_s": round(self.cpu_time, 1),  # this process, all threads
                 "amp": "bf16" if self.amp else "fp32",
+                "amp_reason": self.amp_reason,
                 "config_changes": self.config_changes,
                 "lineage": self.lineage,
                 "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -863,7 +883,7 @@ class Trainer:
 
     def validate(self) -> dict[str, float]:
         c = self.config
-        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+        with autocast(self.device, self.amp):  # the model only: PSNR is computed in fp32
             metrics = validate_psnr(self.model, self.val_images, c.val_snr_db, c.val_batch, seed=c.seed)
         metrics["val_psnr_db"] = sum(metrics.values()) / len(metrics)
         return metrics

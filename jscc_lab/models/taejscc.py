@@ -332,24 +332,26 @@ class TAEJSCC(nn.Module):
 
         Without gradients, the latents of the most recent input tensors (up to 32, e.g. Kodak-24) are
         kept: a sweep over SNRs and CBRs (or an explorer's views) runs the encoder once per image.
-        The cache holds each tensor itself and its version counter, so a changed or different
-        tensor is re-encoded.
+        The cache holds each tensor itself, its version counter and the autocast precision it was
+        encoded in, so a changed or different tensor, or another precision, is re-encoded.
         """
         if torch.is_grad_enabled() or self.training or x.is_inference():  # inference tensors: no version
             return self.ae_encoder(pad_to_multiple(x, _DOWN)[0])
-        for i, (cached_x, version, z) in enumerate(self._latent_cache):
-            if cached_x is x and version == x._version:
+        precision = (torch.is_autocast_enabled(x.device.type), torch.get_autocast_dtype(x.device.type))
+        for i, (cached_x, version, cached_precision, z) in enumerate(self._latent_cache):
+            if cached_x is x and version == x._version and cached_precision == precision:
                 self._latent_cache.append(self._latent_cache.pop(i))  # most recently used last
                 return z
         z = self.ae_encoder(pad_to_multiple(x, _DOWN)[0])
-        self._latent_cache = (self._latent_cache + [(x, x._version, z)])[-_LATENT_CACHE:]
+        self._latent_cache = (self._latent_cache + [(x, x._version, precision, z)])[-_LATENT_CACHE:]
         return z
 
     def transmit_latent(self, z: torch.Tensor, snr: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         """Latent ``(N, 32, h, w)`` -> symbols on the 1/16 grid ``(N, 128, h/2, w/2)`` with the
-        channels beyond ``m`` (per image) zeroed and unit mean power over the sent ones."""
+        channels beyond ``m`` (per image) zeroed and unit mean power over the sent ones (float32:
+        under bf16 autocast the power normalisation still runs in full precision)."""
         u = F.pixel_unshuffle(z, 2)
-        s = self.transmitter(u, self.tx_condition(snr, m))
+        s = self.transmitter(u, self.tx_condition(snr, m)).float()
         mask = self._mask(m, s)
         s = s * mask
         symbols = m.view(-1, 1, 1, 1).to(s.dtype) * s.shape[-2] * s.shape[-1] / 2  # 2 reals each
