@@ -93,7 +93,7 @@ def _demo(args) -> int:
     from .pretrained import CheckpointError
 
     try:
-        run_demo(out_dir=out, snrs_db=args.snr)
+        run_demo(out_dir=out, snrs_db=args.snr, amp=args.amp)
     except (OSError, CheckpointError) as err:  # missing checkpoints / weights, a full disk, ...
         raise UserError(err) from None
     return 0
@@ -446,6 +446,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="jscc_lab_demo", help="folder for demo.png and demo.md")
     demo.add_argument("--snr", type=_finite_float, nargs="+", default=None, metavar="DB",
                       help="channel SNRs in dB (default: 0 10 20; 10 with JSCC_LAB_QUICK=1)")
+    demo.add_argument("--amp", choices=("auto", "bf16", "none"), default="auto",
+                      help="precision of the deep JSCC models: bf16 autocast where a timed probe finds "
+                           "it faster (auto, the default), bf16, or none (fp32)")
     demo.set_defaults(func=_demo)
 
     train_help = ("train a model from a TOML config of jscc_lab.train.TrainConfig fields (or "

@@ -18,14 +18,20 @@ from .analog import analog_transmit
 from .channels import AWGN
 from .data import center_crop, sample_images
 from .metrics import evaluate
+from .precision import autocast, check_amp, choose_amp
 
 DEFAULT_SNRS_DB = (0.0, 10.0, 20.0)
 DEMO_CBR = "1_48"
 
 
-def _systems(cbr_tag: str) -> dict:
-    """``{label: callable(x, snr_db, generator) -> x_hat}`` for every system the demo shows."""
+def _systems(cbr_tag: str, bf16: bool = False) -> dict:
+    """``{label: callable(x, snr_db, generator) -> x_hat}`` for every system the demo shows;
+    ``bf16``: the deep JSCC models run under bf16 autocast (their ``x_hat`` is float32 all the same)."""
     from .baselines import separate_transmit
+
+    def run_model(model, x, snr, g, kwargs):
+        with autocast(x.device, bf16):
+            return model(x, snr, generator=g, **kwargs).float()
 
     cbr = 1 / int(cbr_tag.split("_")[1])
     systems = {}
@@ -39,7 +45,7 @@ def _systems(cbr_tag: str) -> dict:
                 "shipped checkpoints of a source checkout (git clone, then pip install -e .)"
             )
         model = pretrained.load(name)
-        systems[label] = lambda x, snr, g, m=model, kw=kwargs: m(x, snr, generator=g, **kw)
+        systems[label] = lambda x, snr, g, m=model, kw=kwargs: run_model(m, x, snr, g, kw)
     systems[f"HEVC + capacity (CBR 1/{round(1 / cbr)})"] = lambda x, snr, g: separate_transmit(
         x, codec="hevc", cbr=cbr, snr_db=snr, channel_code="capacity").x_hat
     systems["analog, uncoded (CBR 1/2)"] = lambda x, snr, g: analog_transmit(x, snr, AWGN(), g)
@@ -47,20 +53,28 @@ def _systems(cbr_tag: str) -> dict:
 
 
 @torch.inference_mode()
-def run_demo(out_dir="jscc_lab_demo", snrs_db=None, seed: int = 0) -> dict:
-    """Run the demo; returns ``{(system, snr_db): {metric: mean}}``, writes ``demo.png`` + ``demo.md``."""
+def run_demo(out_dir="jscc_lab_demo", snrs_db=None, seed: int = 0, amp: str = "auto") -> dict:
+    """Run the demo; returns ``{(system, snr_db): {metric: mean}}``, writes ``demo.png`` + ``demo.md``.
+
+    ``amp``: precision of the deep JSCC models, ``"auto"`` (bf16 autocast where
+    :func:`jscc_lab.precision.choose_amp` finds it measurably faster), ``"bf16"`` or ``"none"``
+    (fp32); the metrics are computed in fp32 either way.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     from .plotting import show_images
 
+    check_amp(amp)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     snrs_db = tuple(snrs_db) if snrs_db else settings.budget(DEFAULT_SNRS_DB, (10.0,))
     metrics = settings.budget(("psnr", "lpips", "dists"), ("psnr", "lpips"))
     crop = settings.budget(256, 128)
     x = torch.cat([center_crop(im, crop) for im in sample_images()])
-    systems = _systems(DEMO_CBR)
+    bf16, reason = choose_amp(torch.device("cpu"), amp)
+    print(f"deep JSCC models: {reason}")
+    systems = _systems(DEMO_CBR, bf16)
 
     results, shown, titles = {}, [], []
     for snr in snrs_db:  # one row of the figure per SNR: the cliff of separate coding shows

@@ -142,12 +142,25 @@ def _eval_mode(fn):
             fn.train()
 
 
-def _reconstruct(fn, x, snr_db, cbr, beta, image: int, seed: int, device) -> torch.Tensor:
-    """``x_hat`` (on the CPU) of image number ``image`` as :func:`sweep` computes it: its noise
-    depends on ``(seed, image, snr_db)`` only."""
+def _reconstruct(fn, x, snr_db, cbr, beta, image: int, seed: int, device, bf16: bool = False) -> torch.Tensor:
+    """``x_hat`` (float32, on the CPU) of image number ``image`` as :func:`sweep` computes it: its
+    noise depends on ``(seed, image, snr_db)`` only. ``bf16``: a model runs under bf16 autocast
+    (other systems, e.g. separate coding, always run as they are)."""
+    from .precision import autocast
+
     g = torch.Generator(device=device).manual_seed(_image_seed(seed, image, snr_db))
-    with torch.no_grad():
+    with torch.no_grad(), autocast(device, bf16 and isinstance(fn, nn.Module)):
         return _run(fn, x.to(device), float(snr_db), cbr, beta, g).cpu()
+
+
+def _precision(plan, device, amp: str) -> dict:
+    """``{device: use_bf16}`` of :func:`jscc_lab.precision.choose_amp` for every device the
+    models of ``plan`` run on (``amp`` checked before any work)."""
+    from .precision import check_amp, choose_amp
+
+    check_amp(amp)
+    devices = {_device_of(fn, device) for _, fn in plan if isinstance(fn, nn.Module)}
+    return {d: choose_amp(d, amp)[0] for d in devices}
 
 
 def _plan(system, cbrs) -> list[tuple[float, object]]:
@@ -179,7 +192,7 @@ def _plan(system, cbrs) -> list[tuple[float, object]]:
 
 def sweep(system, images, snrs_db: Sequence[float], metrics: Sequence[str] = ("psnr", "lpips"),
           cbrs: Sequence[float] | None = None, betas: Sequence[float | None] = (None,),
-          name: str = "system", seed: int = 0, device=None) -> list[dict]:
+          name: str = "system", seed: int = 0, device=None, amp: str = "auto") -> list[dict]:
     """Evaluate ``system`` on ``images`` at every SNR (x CBR x realism ``beta``), per image.
 
     Input
@@ -199,6 +212,9 @@ def sweep(system, images, snrs_db: Sequence[float], metrics: Sequence[str] = ("p
     name : value of the ``"system"`` column.
     seed : noise seed; noise depends on ``(seed, image index, SNR)`` only.
     device : where to run (default: the model's device, else CPU).
+    amp : precision of the models: ``"auto"`` (bf16 autocast where
+        :func:`jscc_lab.precision.choose_amp` finds it measurably faster, else fp32), ``"bf16"``
+        or ``"none"`` (fp32). Metrics are always computed in fp32, on fp32 reconstructions.
 
     Output
     ------
@@ -215,13 +231,15 @@ def sweep(system, images, snrs_db: Sequence[float], metrics: Sequence[str] = ("p
         if isinstance(snr, bool) or not isinstance(snr, numbers.Real) or not math.isfinite(snr):
             raise ValueError(f"snrs_db must be finite numbers (dB), got {snr!r}")
     xs = _as_image_list(images)
+    bf16 = _precision(plan, device, amp)
     rows = []
     for cbr, fn in plan:
         dev = _device_of(fn, device)
         with _eval_mode(fn):
             for snr in snrs_db:
                 for beta in betas:
-                    x_hats = [_reconstruct(fn, x, snr, cbr, beta, i, seed, dev) for i, x in enumerate(xs)]
+                    x_hats = [_reconstruct(fn, x, snr, cbr, beta, i, seed, dev, bf16.get(dev, False))
+                              for i, x in enumerate(xs)]
                     for i, (x, x_hat) in enumerate(zip(xs, x_hats)):
                         scores = score(x.cpu(), x_hat)  # x_hat is on the CPU already
                         row = {"system": name, "cbr": cbr, "snr_db": float(snr),
@@ -232,12 +250,13 @@ def sweep(system, images, snrs_db: Sequence[float], metrics: Sequence[str] = ("p
 
 
 def reconstruct(system, images, snr_db: float, cbr: float | None = None, beta: float | None = None,
-                indices: Sequence[int] | None = None, seed: int = 0, device=None) -> list[torch.Tensor]:
+                indices: Sequence[int] | None = None, seed: int = 0, device=None,
+                amp: str = "auto") -> list[torch.Tensor]:
     """The reconstructions that :func:`sweep` scored, to show them beside its rows.
 
     Input
     -----
-    system, images, seed, device : as for :func:`sweep` (the same image list, so that image
+    system, images, seed, device, amp : as for :func:`sweep` (the same image list, so that image
         numbers and hence the noise realisations match).
     snr_db : one channel SNR in dB.
     cbr : the operating point of a mapping, callable or rate-adaptive system (``None`` for a
@@ -266,8 +285,9 @@ def reconstruct(system, images, snr_db: float, cbr: float | None = None, beta: f
     if bad:
         raise ValueError(f"indices {bad} are outside the {len(xs)} images")
     dev = _device_of(fn, device)
+    bf16 = _precision([(cbr, fn)], device, amp).get(dev, False)
     with _eval_mode(fn):
-        return [_reconstruct(fn, xs[i], snr_db, cbr, beta, i, seed, dev) for i in indices]
+        return [_reconstruct(fn, xs[i], snr_db, cbr, beta, i, seed, dev, bf16) for i in indices]
 
 
 def separate_coding(codec: str = "hevc", channel_code: str = "capacity", **kwargs):
