@@ -23,7 +23,7 @@ On one CUDA device, within ``--minutes`` (everything included):
     python benchmarks/gpu_burst.py --collect FOLDER --into runs/gpu_burst     # CPU: join + check
     python benchmarks/gpu_burst.py --device cpu --minutes 0.5 --tiny --out DIR   # CPU rehearsal
 
-See the README section "Training on a GPU".
+See docs/training.md, "Training on a GPU".
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ levels), over ``--count`` Kodak centre crops at AWGN ``--snr`` dB. Then, per che
 CBR, the change from the first to the last beta (the issue's goal: DISTS and LPIPS-vgg >= 10 % lower at beta = 1 than at beta = 0, PSNR lower).
 The noise depends only on (seed, image, SNR), so every beta decodes the same received symbols and
 every checkpoint sees the same noise. A quick check of a live run (6 crops: ~1.5 min per
-checkpoint on one thread); the README's numbers come from ``bandwidth_saving.py`` on 24 crops.
+checkpoint on one thread); the numbers in docs/results.md come from ``bandwidth_saving.py`` on 24 crops.
 
     JSCC_LAB_DATA=../shared/data JSCC_LAB_OFFLINE=1 OMP_NUM_THREADS=1 python benchmarks/realism_knob.py \\
         taejscc-perceptual-awgn ~/.cache/jscc_lab/runs/RUN/last.pt --json knob.json

@@ -285,7 +285,7 @@ def _execute_module():
 @pytest.mark.parametrize("notebook", sorted(TUTORIALS.glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.name)
 def test_committed_outputs_are_compact(notebook):
     """Large photo figures are stored as JPEG (``python tutorials/execute.py``): the committed
-    tree must fit the 64 MiB a GPU call carries (README, "Training on a GPU")."""
+    tree must fit the 64 MiB a GPU call carries (docs/training.md, "Training on a GPU")."""
     import nbformat
 
     nb = nbformat.read(notebook, as_version=4)

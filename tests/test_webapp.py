@@ -1,7 +1,7 @@
 """The explorer served by ``jscc-lab explore`` (Voila), driven in a real headless Chromium
 (Playwright), and its load test (``benchmarks/explorer_load.py``, whose helpers this file uses).
 
-The browser tests need the system Chromium (``apt-get install -y chromium``, as the README says)
+The browser tests need the system Chromium (``apt-get install -y chromium``, as docs/results.md says)
 and the ``playwright`` package; they skip with the reason only when no browser is installed.
 Screenshots go to ``test-artifacts/explorer.png`` and ``explorer_load.png``, the load test's
 numbers to ``test-artifacts/explorer_load.json``.

@@ -265,7 +265,7 @@ plt.show()
 # The curves come from the runs' own validation logs (32 BSDS500 test crops at 10 dB), put on a
 # CPU-hours axis that includes the stage each run started from:
 # `python benchmarks/equal_budget.py --run ... --json benchmarks/results/equal_budget.json`
-# (the README gives the whole command and the Kodak-24 numbers of the same checkpoints).
+# (docs/results.md gives the whole command and the Kodak-24 numbers of the same checkpoints).
 
 # %%
 budget = json.loads((RESULTS / "equal_budget.json").read_text())

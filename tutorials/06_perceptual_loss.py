@@ -103,7 +103,7 @@ plt.show()
 # layout while LPIPS adds the texture. `DistortionLoss` returns the total per image and its parts.
 # The balance moves with the quality: at the ~22 dB our CPU-trained models reach at CBR 1/48 the
 # MSE term is about 4.5, some 25 times LPIPS, and LPIPS hardly shapes the result. The shipped
-# `taejscc-perceptual-awgn` therefore ends with GAN steps at `mse_weight=0.001` (README,
+# `taejscc-perceptual-awgn` therefore ends with GAN steps at `mse_weight=0.001` (docs/results.md,
 # "Perceptual JSCC": lower LPIPS-vgg at every CBR and DISTS at three of four, neither in the loss).
 
 # %%

@@ -240,7 +240,7 @@ assert scores[1.0]["dists"] < scores[0.0]["dists"], "... and buys perceptual qua
 
 # %% [markdown]
 # Turning `beta` from 0 to 1 walks along a perception-distortion curve: PSNR falls, DISTS falls
-# (better). The full Kodak-24 numbers, at every CBR and for LPIPS-vgg too, are in the README
+# (better). The full Kodak-24 numbers, at every CBR and for LPIPS-vgg too, are in docs/results.md
 # (`benchmarks/bandwidth_saving.py`, realism table).
 #
 # ## 5. A failure you can measure: the grid
@@ -280,7 +280,7 @@ assert grids["beta=1"].mean() > grids["PSNR model"].mean(), "the GAN end carries
 # (`jscc_lab.losses.grid_ms_255`: the error's fixed pattern averaged over the batch, so one
 # image's chance error does not count). In a 250-step continuation of this checkpoint it cut the
 # grid at CBR 1/48 and `beta = 1` from 2.0 to 1.4 levels, but the `beta = 1` end also lost PSNR
-# and the knob stopped helping (README, "Perceptual JSCC"): removing the grid is easy, keeping
+# and the knob stopped helping (docs/results.md, "Perceptual JSCC"): removing the grid is easy, keeping
 # what the GAN adds while doing so is not yet.
 #
 # ## Exercises

@@ -201,7 +201,7 @@ if not settings.quick():  # two small crops in CI are too few to rank DISTS
 # python benchmarks/gpu_burst.py --minutes 8 --out $OUT   # one prepared command for a borrowed GPU
 # ```
 #
-# `benchmarks/gpu_burst.py` (README, "Training on a GPU") checks the GPU, measures throughput
+# `benchmarks/gpu_burst.py` (docs/training.md, "Training on a GPU") checks the GPU, measures throughput
 # and trains this notebook's model family and the paper-size one within a time budget. Every
 # checkpoint records its device, steps, wall time and data; `--resume` continues exactly.
 

@@ -39,7 +39,7 @@
 # (3) computes the original's LPIPS features once per image, and (4) while you look at a
 # result, a background thread computes the neighbouring slider positions, nearest first, and
 # steps aside whenever you move a control. A step of the slider then usually finds its panels
-# ready. `benchmarks/widget_latency.py` measures all of it (README, "Explorer latency").
+# ready. `benchmarks/widget_latency.py` measures all of it (docs/results.md, "Explorer latency").
 
 # %%
 import datetime

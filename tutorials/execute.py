@@ -10,7 +10,7 @@ back. Then every PNG output larger than ``--jpeg-above`` KiB (figures of photogr
 reconstructions; also those saved in the widget state of Output and Image widgets) is stored as
 JPEG at quality 95 without chroma subsampling, which looks the same at a third of the size; small
 PNGs (line plots) stay. The committed tree travels to a GPU machine
-in at most 64 MiB (README, "Training on a GPU"), so its notebooks must stay small:
+in at most 64 MiB (docs/training.md, "Training on a GPU"), so its notebooks must stay small:
 ``tests/test_tutorials.py`` checks that no committed PNG output exceeds the threshold.
 Afterwards run ``jupytext --sync`` on the ``.py`` files (their text does not change).
 """
