@@ -1,5 +1,6 @@
 """Repository hygiene run with the suite: ruff, and every tutorial's .py/.ipynb pair in sync."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ def test_ruff_is_clean():
 
 
 #: the device tool carries 64 MiB (tree + data pack); the pack needs about 13 MiB at least (LPIPS-alex
-#: 9.4, the TAEF2 encoder 2.6, a few training images): README, "Training on a GPU"
+#: 9.4, the TAEF2 encoder 2.6, a few training images): docs/training.md, "Training on a GPU"
 TREE_LIMIT_MIB = 50
 
 
@@ -74,3 +75,93 @@ def test_tutorials_never_hide_exceptions(script):
         if broad or not used:
             bad.append(node.lineno)
     assert not bad, f"{script.name} catches and hides exceptions at lines {bad}; let them fail loudly"
+
+
+# ---- the README is a front door; docs/ holds the rest -------------------------------------------
+
+README = REPO / "README.md"
+DOCS = sorted((REPO / "docs").rglob("*.md"))
+README_MAX_LINES = 220
+#: wording about how the project was built, not about what it is: "session 7", "CPU session",
+#: "issue 4", "#12"
+BUILD_WORDING = re.compile(r"(?i)\bsession[- ]?\d+|\bCPU session|\bthis session\b|\bissue[- ]?#?\d+|(?<![\w&/])#\d+\b")
+LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)|!\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a Markdown heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def _anchors(path: Path) -> set[str]:
+    return {_slug(line.lstrip("#")) for line in path.read_text().splitlines() if re.match(r"#{1,6} ", line)}
+
+
+def _broken_links(path: Path) -> list[str]:
+    broken = []
+    for match in LINK.finditer(path.read_text()):
+        target = match.group(1) or match.group(2)
+        if re.match(r"[a-z]+:", target):  # http:, https:, mailto:
+            continue
+        file_part, _, anchor = target.partition("#")
+        dest = (path.parent / file_part).resolve() if file_part else path
+        if not dest.exists():
+            broken.append(f"{target} (no {dest.relative_to(REPO) if dest.is_relative_to(REPO) else dest})")
+        elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest):
+            broken.append(f"{target} (no heading '#{anchor}' in {dest.name})")
+    return broken
+
+
+def test_readme_is_a_short_front_door():
+    lines = README.read_text().splitlines()
+    assert len(lines) <= README_MAX_LINES, (f"README.md has {len(lines)} lines, over {README_MAX_LINES}: move "
+                                            "results to docs/results.md, training to docs/training.md")
+    text = README.read_text().replace("--max-sessions", "")
+    assert "session" not in text.lower(), "README.md speaks of sessions: say what the project is, not how it was built"
+
+
+@pytest.mark.parametrize("path", [README, *DOCS, REPO / "CHANGELOG.md"], ids=lambda p: str(p.relative_to(REPO)))
+def test_docs_do_not_speak_of_how_they_were_built(path):
+    bad = [f"{n}: {line.strip()}" for n, line in enumerate(path.read_text().splitlines(), 1)
+           if BUILD_WORDING.search(line)]
+    assert not bad, f"{path.name} refers to work sessions or issue numbers:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("path", [README, *DOCS, REPO / "CHANGELOG.md", REPO / "DESIGN.md"],
+                         ids=lambda p: str(p.relative_to(REPO)))
+def test_every_relative_link_resolves(path):
+    broken = _broken_links(path)
+    assert not broken, f"{path.relative_to(REPO)} has broken links:\n" + "\n".join(broken)
+
+
+def test_the_readme_keeps_the_test_command_that_ci_runs():
+    text = README.read_text()
+    block = re.search(r"<!-- test-command -->\n```bash\n(.+?)\n```\n<!-- /test-command -->", text, re.S)
+    assert block, "README.md lost the test command between <!-- test-command --> markers (.ci/run runs it)"
+    assert "pytest" in block.group(1) and 'pip install -e ".[dev]"' in block.group(1)
+
+
+def test_every_shipped_checkpoint_has_a_model_card():
+    import json
+
+    names = json.loads((REPO / "assets" / "checkpoints" / "registry.json").read_text())
+    cards = {p.stem for p in (REPO / "docs" / "model_cards").glob("*.md")}
+    assert set(names) == cards, f"model cards missing: {sorted(set(names) - cards)}, extra: {sorted(cards - set(names))}"
+
+
+def test_readme_headline_numbers_are_in_the_results_files_they_cite():
+    """Every number of a headline row that names a results file must appear in that file."""
+    text = README.read_text()
+    section = text.split("## Headline results", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("|") and "benchmarks/results/" in line]
+    assert rows, "no headline row cites a results file"
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        source = REPO / re.search(r"`(benchmarks/results/[^`]+)`", row).group(1)
+        assert source.exists(), f"{source.relative_to(REPO)} (cited in the README) does not exist"
+        quoted = source.read_text()
+        for cell in cells[1:-1]:
+            if re.fullmatch(r"-?\d+\.\d+", cell):
+                assert re.search(rf"(?<![\d.]){re.escape(cell)}", quoted), (
+                    f"README headline {cell} is not in {source.relative_to(REPO)} (row: {cells[0]})")
