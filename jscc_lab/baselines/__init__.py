@@ -1,8 +1,10 @@
 """Separate source-channel coding: the engineered baseline deep JSCC is measured against.
 
-A real image codec at a bit budget (JPEG, WebP, HEVC intra via HEIF as the BPG stand-in, AVIF),
+A real image codec at a bit budget (JPEG, WebP, HEVC intra as the BPG stand-in, counted as a BPG
+bitstream; AVIF),
 then either the ideal channel code (Shannon capacity) or a practical one (5G NR LDPC + QAM from
-NVIDIA Sionna) over the project's channels, with the cliff effect that comes with it.
+NVIDIA Sionna, the NR MCS tables of TS 38.214) over the project's channels, with the cliff effect
+that comes with it.
 
 One concept per module, flat names here:
 
@@ -20,9 +22,9 @@ Example
 >>> from jscc_lab.baselines import separate_transmit
 >>> x = sample_images(["astronaut"])[0][..., :128, :128]
 >>> r = separate_transmit(x, codec="webp", cbr=1/12, snr_db=10.0, channel_code="ldpc",
-...                       mcs="qpsk-1/2", generator=0)
+...                       mcs="qpsk-526/1024", generator=0)
 >>> r.mcs, r.failed.tolist()
-(['qpsk-1/2'], [False])
+(['qpsk-526/1024'], [False])
 """
 
 from .bler import bler, bler_table, image_success_probability
@@ -36,16 +38,20 @@ from .capacity import (
 )
 from .codecs import (
     CODECS,
+    COUNTS,
+    DEFAULT_CHROMA,
     RateControlCache,
     RateControlResult,
+    bpg_header,
     codec_names,
+    coded_bitstream,
     decode,
     default_cache,
     encode,
     encode_to_budget,
 )
-from .ldpc import LDPCLink, ldpc_transmit, simulate_bler
-from .mcs import CODEWORD_BITS, MCS, MCS_TABLE, get_mcs, mcs_names
+from .ldpc import LDPCLink, ldpc_transmit, mother_code_length, simulate_bler
+from .mcs import CODEWORD_BITS, MCS, MCS_TABLE, NR_TABLE_64QAM, NR_TABLE_256QAM, get_mcs, mcs_names
 from .pipeline import CHANNEL_CODES, SeparateCoding, SeparateResult, select_mcs, separate_transmit
 from .sweep import psnr_only, separation_sweep
 
@@ -53,9 +59,13 @@ __all__ = [
     "CHANNEL_CODES",
     "CODECS",
     "CODEWORD_BITS",
+    "COUNTS",
+    "DEFAULT_CHROMA",
     "LDPCLink",
     "MCS",
     "MCS_TABLE",
+    "NR_TABLE_64QAM",
+    "NR_TABLE_256QAM",
     "RateControlCache",
     "RateControlResult",
     "SeparateCoding",
@@ -63,8 +73,10 @@ __all__ = [
     "awgn_capacity",
     "bler",
     "bler_table",
+    "bpg_header",
     "capacity_bits",
     "codec_names",
+    "coded_bitstream",
     "decode",
     "default_cache",
     "encode",
@@ -75,6 +87,7 @@ __all__ = [
     "instantaneous_capacity",
     "ldpc_transmit",
     "mcs_names",
+    "mother_code_length",
     "outage_capacity",
     "outage_probability",
     "psnr_only",

@@ -2,11 +2,12 @@
 
 Best-MCS selection needs ``BLER(mcs, snr_db)`` at any SNR, fast. We use a **precomputed table
 measured with this very chain** (:class:`~jscc_lab.baselines.LDPCLink`: Sionna 5G LDPC, 20 BP
-iterations, APP QAM demapping, over :class:`~jscc_lab.channels.AWGN`), shipped in
+iterations, APP QAM demapping, over :class:`~jscc_lab.channels.AWGN`) for the 37 schemes of
+the NR MCS tables (:data:`~jscc_lab.baselines.MCS_TABLE`), shipped in
 ``_bler_data.py`` and linearly interpolated in dB; below a table's first point BLER is 1, above
 its last it is 0, except that past the last measured error the waterfall is extended
-log-linearly (a measured 0 only means "below ~1/300", and an image of hundreds of codewords needs
-far less). Regenerate it (about 10 CPU minutes per channel on 2 idle cores) with::
+log-linearly (a measured 0 only means "below ~1/200", and an image of hundreds of codewords needs
+far less). Regenerate it (about 20-30 CPU minutes per channel on 2 cores) with::
 
     python -m jscc_lab.baselines.bler --channels awgn    # writes jscc_lab/baselines/_bler_data.py
 
@@ -23,7 +24,7 @@ probability of an image of ``M`` codewords is averaged over the fade:
 Example
 -------
 >>> from jscc_lab.baselines import bler
->>> bler("qpsk-1/2", 10.0) == 0.0 and bler("qpsk-1/2", -5.0) == 1.0
+>>> bler("qpsk-526/1024", 10.0) == 0.0 and bler("qpsk-526/1024", -5.0) == 1.0
 True
 """
 
@@ -79,7 +80,7 @@ def bler(mcs, snr_db, channel: str = "awgn"):
         raise ValueError(f"snr_db must be finite, got {snr_db}")
     points, values = (np.asarray(a, dtype=np.float64) for a in bler_table(channel)[get_mcs(mcs).name])
     out = np.interp(snr, points, values, left=1.0, right=0.0)
-    # A table point of 0 only says "below ~1/300", yet an image of hundreds of codewords needs
+    # A table point of 0 only says "below ~1/200", yet an image of hundreds of codewords needs
     # the BLER far lower than that: past the last measured error, extend the waterfall
     # log-linearly with the slope of its last two nonzero points.
     nonzero = np.flatnonzero(values > 0)
@@ -116,7 +117,7 @@ def _shannon_limit_db(mcs, channel: str) -> float:
     return limit if channel == "awgn" else limit + 2.5  # fast fading needs ~2.5 dB more at these rates
 
 
-def measure_bler_table(channel: str = "awgn", n_search: int = 100, n_points: int = 300,
+def measure_bler_table(channel: str = "awgn", n_search: int = 100, n_points: int = 200,
                        step_db: float = 0.5, seed: int = 0, log=print):
     """Measure the waterfall of every MCS in :data:`MCS_TABLE` on ``channel``.
 
@@ -195,7 +196,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--channels", nargs="+", default=list(TABLE_CHANNELS), choices=TABLE_CHANNELS)
     parser.add_argument("--n-search", type=int, default=100)
-    parser.add_argument("--n-points", type=int, default=300)
+    parser.add_argument("--n-points", type=int, default=200)
     parser.add_argument("--step-db", type=float, default=0.5)
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("_bler_data.py"))
     args = parser.parse_args(argv)
@@ -208,7 +209,8 @@ def main(argv=None) -> None:
         import torch
 
         _write_tables(tables, args.out, f"{args.n_points} codewords per point, {args.step_db} dB "
-                      f"steps, 20 BP iterations, codeword length {MCS_TABLE[0].n}; sionna "
+                      f"steps, 20 BP iterations, codeword length {MCS_TABLE[0].n} (rates below 1/5 "
+                      f"by repetition of the rate-1/5 code); sionna "
                       f"{sionna.__version__}, torch {torch.__version__}")
     print(f"wrote {args.out}")
 

@@ -20,7 +20,7 @@ Example
 -------
 >>> import torch
 >>> from jscc_lab.baselines import simulate_bler
->>> simulate_bler("qpsk-1/2", snr_db=6.0, n_codewords=50, generator=0)
+>>> simulate_bler("qpsk-526/1024", snr_db=6.0, n_codewords=50, generator=0)
 0.0
 """
 
@@ -33,12 +33,22 @@ import torch
 from ..channels import AWGN, RayleighFading, make_generator, snr_db_to_noise_var
 from .mcs import MCS, get_mcs
 
-__all__ = ["LDPCLink", "ldpc_transmit", "simulate_bler", "receive"]
+__all__ = ["LDPCLink", "ldpc_transmit", "simulate_bler", "receive", "mother_code_length"]
 
 _CHUNK = 2048  # codewords per encoder / decoder call: bounds memory, keeps calls vectorised
 
 
-@lru_cache(maxsize=32)
+def mother_code_length(mcs: MCS) -> int:
+    """Coded bits the 5G LDPC encoder itself outputs for ``mcs``: ``mcs.n``, or for a rate
+    below 1/5 (the lowest rate of base graph 2) the longest length at rate >= 1/5 that is a
+    multiple of the bits per symbol; those bits are then repeated cyclically up to ``mcs.n``."""
+    if 5 * mcs.k >= mcs.n:
+        return mcs.n
+    m = mcs.bits_per_symbol
+    return (5 * mcs.k) // m * m
+
+
+@lru_cache(maxsize=64)
 def _blocks(mcs_name: str, num_iter: int):
     """Sionna blocks for one MCS (building the parity-check matrices takes ~0.1 s, so cache)."""
     from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
@@ -46,7 +56,7 @@ def _blocks(mcs_name: str, num_iter: int):
 
     mcs = get_mcs(mcs_name)
     m = mcs.bits_per_symbol
-    encoder = LDPC5GEncoder(mcs.k, mcs.n, num_bits_per_symbol=m)
+    encoder = LDPC5GEncoder(mcs.k, mother_code_length(mcs), num_bits_per_symbol=m)
     decoder = LDPC5GDecoder(encoder, num_iter=num_iter, hard_out=True)
     return encoder, decoder, Mapper("qam", m), Demapper("app", "qam", m)
 
@@ -81,20 +91,33 @@ class LDPCLink:
             raise ValueError(f"num_iter must be an int >= 1, got {num_iter!r}")
         self.num_iter = num_iter
         self.encoder, self.decoder, self.mapper, self.demapper = _blocks(self.mcs.name, num_iter)
+        n_mother = mother_code_length(self.mcs)
+        # rate matching below rate 1/5: coded bit j is sent at positions j, j + n_mother, ...
+        self._repeat = torch.arange(self.mcs.n) % n_mother if n_mother < self.mcs.n else None
+        self._n_mother = n_mother
 
     def __repr__(self) -> str:
         return f"LDPCLink({self.mcs.name!r}, num_iter={self.num_iter})"
 
     def modulate(self, bits: torch.Tensor) -> torch.Tensor:
         """``(B, k)`` information bits -> ``(B, n / m)`` complex QAM symbols of unit energy."""
-        out = [self.mapper(self.encoder(chunk)) for chunk in bits.float().split(_CHUNK)]
+        out = []
+        for chunk in bits.float().split(_CHUNK):
+            coded = self.encoder(chunk)
+            if self._repeat is not None:
+                coded = coded[:, self._repeat]
+            out.append(self.mapper(coded))
         return torch.cat(out).to(torch.complex64)
 
     def demodulate(self, y: torch.Tensor, noise_var: torch.Tensor) -> torch.Tensor:
         """``(B, n / m)`` equalised symbols + noise variances -> ``(B, k)`` decoded bits."""
         out = []
         for y_chunk, nv_chunk in zip(y.split(_CHUNK), noise_var.split(_CHUNK)):
-            out.append(self.decoder(self.demapper(y_chunk, nv_chunk)))
+            llr = self.demapper(y_chunk, nv_chunk)
+            if self._repeat is not None:  # combine the repeated copies of each coded bit
+                combined = llr.new_zeros(llr.shape[0], self._n_mother)
+                llr = combined.index_add_(1, self._repeat.to(llr.device), llr)
+            out.append(self.decoder(llr))
         return torch.cat(out)
 
     def __call__(self, bits, channel=None, snr_db=10.0, channel_uses=None, generator=None):

@@ -43,7 +43,7 @@ from ..channels import AWGN, RayleighFading, make_generator
 from ..metrics import psnr
 from .bler import image_success_probability
 from .capacity import capacity_bits, instantaneous_capacity
-from .codecs import RateControlCache, _as_list, _get_codec, decode, encode_to_budget
+from .codecs import COUNTS, RateControlCache, _as_list, _get_codec, decode, encode_to_budget
 from .ldpc import LDPCLink
 from .mcs import MCS_TABLE, get_mcs
 
@@ -60,7 +60,8 @@ class SeparateResult:
     ----------
     x_hat : reconstructions ``(N, 3, H, W)`` (a list of ``(1, 3, H, W)`` if given a list); the
         fallback image where ``failed``.
-    bits : ``(N,)`` int64 source bits sent (the codec file's size; 0 if it did not fit).
+    bits : ``(N,)`` int64 source bits sent (BPG header + coded bitstream, or the whole file with
+        ``count="file"``; 0 if it did not fit).
     budget_bits : ``(N,)`` int64 bit budget the codec was given.
     channel_uses : ``(N,)`` int64 complex channel uses ``k = floor(cbr * 3HW)``.
     quality : ``(N,)`` int64 codec quality used (-1 if none fits).
@@ -70,6 +71,8 @@ class SeparateResult:
     codewords, codeword_errors : ``(N,)`` int64 LDPC codewords carrying the file, and how many
         failed (zeros for the capacity bound).
     snr_db : ``(N,)`` float32. ``cbr``, ``codec``, ``channel_code`` as given.
+    chroma : per image chroma format used (``""`` if nothing was sent).
+    count : how source bits were counted (``"bitstream"`` or ``"file"``).
     """
 
     x_hat: torch.Tensor | list
@@ -86,6 +89,8 @@ class SeparateResult:
     cbr: float
     codec: str
     channel_code: str
+    chroma: list = field(default_factory=list)
+    count: str = "bitstream"
     extras: dict = field(default_factory=dict)
 
     @property
@@ -95,6 +100,12 @@ class SeparateResult:
     @property
     def failure_rate(self) -> float:
         return float(self.failed.float().mean())
+
+    @property
+    def cbr_used(self) -> torch.Tensor:
+        """CBR actually used per image, ``(N,)``: channel uses / ``3HW`` (never above ``cbr``)."""
+        pixels = torch.tensor([3 * x.shape[-1] * x.shape[-2] for x in _as_list(self.x_hat)[0]])
+        return self.channel_uses.double() / pixels
 
     @property
     def bpp(self) -> torch.Tensor:
@@ -157,7 +168,8 @@ def _fallback_image(fallback, x: torch.Tensor) -> torch.Tensor:
 
 
 def select_mcs(x: torch.Tensor, codec: str, snr_db: float, channel_uses: int, channel=None,
-               chroma=None, fallback=0.5, cache: RateControlCache | None = None):
+               chroma=None, fallback=0.5, cache: RateControlCache | None = None,
+               count: str = "bitstream"):
     """The MCS maximising the expected PSNR of image ``x`` ``(1, 3, H, W)`` at ``snr_db``.
 
     For each MCS the budget is its payload in ``channel_uses``; the success probability
@@ -181,7 +193,8 @@ def select_mcs(x: torch.Tensor, codec: str, snr_db: float, channel_uses: int, ch
         return usable[0], fail_psnr
     best, best_score = candidates[0], -math.inf
     for m in candidates:
-        rc = encode_to_budget(x, codec, m.payload_bits(channel_uses), chroma=chroma, cache=cache)
+        rc = encode_to_budget(x, codec, m.payload_bits(channel_uses), chroma=chroma, cache=cache,
+                              count=count)
         if not bool(rc.fits[0]):
             score = fail_psnr
         else:
@@ -208,7 +221,8 @@ def _bits_to_bytes(bits: torch.Tensor, n_bytes: int) -> bytes:
 def separate_transmit(images, codec: str = "hevc", cbr=1 / 48, snr_db=10.0, channel=None,
                       channel_code: str = "capacity", mcs=None, chroma=None, generator=None,
                       fallback=0.5, outage: float = 0.1, num_iter: int = 20,
-                      cache: RateControlCache | None = None, progress: bool = False) -> SeparateResult:
+                      cache: RateControlCache | None = None, progress: bool = False,
+                      count: str = "bitstream") -> SeparateResult:
     """Send images with a real codec and an ideal or a 5G LDPC channel code (see module doc).
 
     Parameters
@@ -221,17 +235,22 @@ def separate_transmit(images, codec: str = "hevc", cbr=1 / 48, snr_db=10.0, chan
         :class:`~jscc_lab.channels.RayleighFading` (``csi="perfect"`` for ``"ldpc"``).
     channel_code : ``"capacity"`` (ideal bound) or ``"ldpc"`` (Sionna 5G LDPC + QAM).
     mcs : ``None`` (best MCS per image) or a fixed MCS name such as ``"16qam-1/2"`` (``"ldpc"`` only).
-    chroma : ``"420"`` (default) or ``"444"`` where the codec allows it.
+    chroma : ``"420"``, ``"444"`` or ``"auto"`` (the better of the two per image at its budget);
+        default :data:`~jscc_lab.baselines.codecs.DEFAULT_CHROMA`.
     generator : ``torch.Generator`` or int seed (channel noise, fades, padding).
     fallback : reconstruction of a failed image: grey level, RGB colour ``(3,)`` or an image.
     outage : block fading with ``"capacity"``: target outage probability of the rate chosen.
     num_iter : LDPC belief-propagation iterations.
     cache : :class:`RateControlCache` shared across calls (default: the process-wide one).
     progress : show a tqdm bar over the images' rate control.
+    count : source bits counted as ``"bitstream"`` (BPG header + coded bitstream, the default, as
+        the literature counts BPG) or ``"file"`` (the whole HEIF file, container included).
 
     Output: a :class:`SeparateResult`.
     """
     spec, chroma = _get_codec(codec, chroma)
+    if count not in COUNTS:
+        raise ValueError(f"count must be one of {COUNTS}, got {count!r}")
     xs, as_list = _as_list(images)
     cbr = _check_cbr(cbr)
     snr = _check_snrs(snr_db, len(xs))
@@ -261,6 +280,8 @@ def separate_transmit(images, codec: str = "hevc", cbr=1 / 48, snr_db=10.0, chan
     reason = [""] * n
     mcs_used: list = [None] * n
     files: list = [b""] * n
+    sent_bytes: list = [b""] * n  # what is counted and sent: BPG header + bitstream (or the file)
+    chromas: list = [""] * n
 
     from tqdm.auto import tqdm
 
@@ -270,17 +291,19 @@ def separate_transmit(images, codec: str = "hevc", cbr=1 / 48, snr_db=10.0, chan
             budget[i] = int(capacity_bits(k_uses[i], float(snr[i]), channel, outage))
         else:
             chosen = fixed_mcs or select_mcs(xs[i], spec.name, float(snr[i]), k_uses[i], channel,
-                                             chroma, fallback, cache)[0]
+                                             chroma, fallback, cache, count)[0]
             mcs_used[i] = chosen.name
             budget[i] = chosen.payload_bits(k_uses[i])
         if budget[i] <= 0:
             failed[i], reason[i] = True, "budget"
             continue
-        rc = encode_to_budget(xs[i], spec.name, int(budget[i]), chroma=chroma, cache=cache)
+        rc = encode_to_budget(xs[i], spec.name, int(budget[i]), chroma=chroma, cache=cache,
+                              count=count)
         if not bool(rc.fits[0]):
             failed[i], reason[i] = True, "budget"
             continue
-        bits[i], quality[i], files[i] = rc.bits[0], rc.quality[0], rc.data[0]
+        bits[i], quality[i], files[i], sent_bytes[i] = rc.bits[0], rc.quality[0], rc.data[0], rc.sent[0]
+        chromas[i] = rc.chroma[0]
         x_hat[i] = rc.x_hat
 
     # 2. the channel
@@ -303,21 +326,25 @@ def separate_transmit(images, codec: str = "hevc", cbr=1 / 48, snr_db=10.0, chan
             m_max = max(n_cw)
             payload = torch.randint(0, 2, (len(members), m_max, link.mcs.k), generator=g, dtype=torch.uint8)
             for j, i in enumerate(members):  # unused codeword slots keep random filler bits
-                payload[j, : n_cw[j]] = _bytes_to_bits(files[i], n_cw[j], link.mcs.k)
+                payload[j, : n_cw[j]] = _bytes_to_bits(sent_bytes[i], n_cw[j], link.mcs.k)
             bits_hat, ok = link(payload, channel, snr[members], channel_uses=k, generator=g)
             for j, i in enumerate(members):
                 codewords[i] = n_cw[j]
                 cw_errors[i] = int((~ok[j, : n_cw[j]]).sum())
                 if cw_errors[i]:
                     failed[i], reason[i], x_hat[i] = True, "decoding", fallbacks[i].clone()
-                else:  # decode what was received (identical to the file: genie CRC passed)
-                    x_hat[i] = decode(_bits_to_bytes(bits_hat[j, : n_cw[j]], len(files[i])))
+                else:  # every codeword passed the genie CRC: the received bytes are those sent
+                    received = _bits_to_bytes(bits_hat[j, : n_cw[j]], len(sent_bytes[i]))
+                    if received != sent_bytes[i]:
+                        raise RuntimeError("LDPC reported success but the bytes differ")
+                    x_hat[i] = decode(files[i])  # the same coded data, in its HEIF container
 
     return SeparateResult(
         x_hat=x_hat if as_list else torch.cat(x_hat),
         bits=bits, budget_bits=budget, channel_uses=torch.tensor(k_uses, dtype=torch.int64),
         quality=quality, mcs=mcs_used, failed=failed, reason=reason, codewords=codewords,
         codeword_errors=cw_errors, snr_db=snr, cbr=cbr, codec=spec.name, channel_code=channel_code,
+        chroma=chromas, count=count,
     )
 
 

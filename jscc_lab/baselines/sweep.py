@@ -36,7 +36,8 @@ def separation_sweep(images, snrs_db, cbrs, codec: str = "hevc", channel_code: s
 
     ``metrics(x, x_hat) -> {name: (N,) tensor}`` scores the reconstructions (failed images
     included, as their fallback). Each row holds ``codec, channel_code, channel, snr_db, cbr,
-    n_images, failures, failure_rate, bits, budget_bits, bpp, mcs`` (most used), ``seconds``, the
+    cbr_used`` (channel uses / 3HW, mean), ``n_images, failures, failure_rate, bits, budget_bits,
+    bpp, mcs`` (most used), ``seconds``, the
     mean of every metric, and ``per_image``: ``{metric: [values]}`` plus ``failed``.
     ``generator`` (int seed) is offset per grid point, so rows are reproducible one by one.
     """
@@ -63,6 +64,7 @@ def separation_sweep(images, snrs_db, cbrs, codec: str = "hevc", channel_code: s
             "channel": type(channel).__name__ if channel is not None else "AWGN",
             "snr_db": snr,
             "cbr": cbr,
+            "cbr_used": float(result.cbr_used.mean()),
             "n_images": len(xs),
             "failures": result.n_failures,
             "failure_rate": result.failure_rate,

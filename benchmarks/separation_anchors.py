@@ -1,0 +1,105 @@
+"""The separation baseline beside the literature's anchors: Kodak-24 full size, AWGN 10 dB.
+
+Rows: HEVC intra (the BPG stand-in) at the capacity budget in 4:2:0, 4:4:4 and ``auto`` (per
+image the better of the two at its budget, the package default), bits counted as the coded
+bitstream plus a BPG header, and 4:2:0 counting the whole HEIF file (the container's cost);
+then HEVC over 5G LDPC + QAM with the best NR MCS per image (default chroma). Columns: CBR
+1/96, 1/48, 1/24, 1/16, 1/12. Mean PSNR over the 24 images (failures scored as grey, none at 10 dB).
+
+Anchors (cited literature values, not computed here):
+
+* BPG + capacity: CompressAI's ``results/image/kodak/bpg_444_x265_ycbcr.json`` read at
+  ``bpp = 3 x CBR x log2(1 + 10)``; WITT's figure ``AWGN_kodak_fix_snr10_psnr_bandwidth.png`` agrees.
+* BPG + 5G LDPC: the curves of WITT, NTSCC (JSAC 2022) and NTSCC+ at 10 dB (no 1/96 point).
+
+Run::
+
+    JSCC_LAB_DATA=../shared/data JSCC_LAB_OFFLINE=1 python benchmarks/separation_anchors.py
+    python benchmarks/separation_anchors.py --systems capacity     # only the capacity rows
+    python benchmarks/separation_anchors.py --images 2 --quick     # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from jscc_lab.baselines import separation_sweep
+from jscc_lab.channels import cbr_label
+from jscc_lab.data import center_crop, kodak
+from jscc_lab.evaluate import save_json
+
+CBRS = (1 / 96, 1 / 48, 1 / 24, 1 / 16, 1 / 12)
+SNR_DB = 10.0
+ANCHORS = {  # cited values (see module doc), dB
+    "BPG + capacity (anchor)": (27.5, 29.8, 32.6, 34.6, 36.3),
+    "BPG + 5G LDPC (anchor)": (None, 28.8, 31.4, 33.2, 34.7),
+}
+VARIANTS = {  # label -> (channel_code, separate_transmit options)
+    "HEVC 4:2:0 + capacity": ("capacity", {"chroma": "420"}),
+    "HEVC 4:4:4 + capacity": ("capacity", {"chroma": "444"}),
+    "HEVC auto + capacity (default)": ("capacity", {"chroma": "auto"}),
+    "HEVC 4:2:0 + capacity, whole HEIF file counted": ("capacity", {"chroma": "420", "count": "file"}),
+    "HEVC auto + 5G LDPC (default)": ("ldpc", {"chroma": "auto"}),
+}
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "separation_anchors_kodak24.json"
+
+
+def table(rows: dict[str, list], cbrs) -> str:
+    """Markdown table: one row per system, one column per CBR (dB, 2 decimals)."""
+    out = ["| system (Kodak-24, AWGN 10 dB, PSNR dB) | " + " | ".join(cbr_label(c) for c in cbrs) + " |",
+           "|---|" + "---:|" * len(cbrs)]
+    for label, values in rows.items():
+        cells = ["-" if v is None else f"{v:.2f}" for v in values]
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def gaps(result: dict) -> str:
+    """Distance of the default systems to their anchors, per CBR (dB; negative = below)."""
+    lines = []
+    for ours, anchor in (("HEVC auto + capacity (default)", "BPG + capacity (anchor)"),
+                         ("HEVC auto + 5G LDPC (default)", "BPG + 5G LDPC (anchor)")):
+        if ours not in result["psnr"]:
+            continue
+        diffs = [None if a is None else round(o - a, 2)
+                 for o, a in zip(result["psnr"][ours], ANCHORS[anchor])]
+        lines.append(f"{ours} minus {anchor}: {diffs}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("out", nargs="?", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--images", type=int, default=24)
+    parser.add_argument("--quick", action="store_true", help="256x256 centre crops")
+    parser.add_argument("--systems", nargs="+", default=["capacity", "ldpc"], choices=["capacity", "ldpc"])
+    args = parser.parse_args(argv)
+    images = kodak()[: args.images]
+    if args.quick:
+        images = [center_crop(x, 256) for x in images]
+    result = json.loads(args.out.read_text()) if args.out.is_file() else {"psnr": {}, "failures": {}, "seconds": {}}
+    result["meta"] = {"images": len(images), "snr_db": SNR_DB, "cbrs": [cbr_label(c) for c in CBRS],
+                      "crop": 256 if args.quick else None}
+    for label, (code, options) in VARIANTS.items():
+        if code not in args.systems:
+            continue
+        t0 = time.perf_counter()
+        rows = separation_sweep(images, [SNR_DB], CBRS, codec="hevc", channel_code=code,
+                                generator=0, progress=False, **options)
+        result["psnr"][label] = [round(r["psnr"], 3) for r in rows]
+        result["failures"][label] = [r["failures"] for r in rows]
+        result["seconds"][label] = round(time.perf_counter() - t0, 1)
+        print(f"{label}: {result['psnr'][label]} ({result['seconds'][label]:.0f} s)", flush=True)
+        save_json(result, args.out)
+    shown = {**{k: v for k, v in result["psnr"].items()}, **ANCHORS}
+    text = table(shown, CBRS) + "\n\n" + gaps(result)
+    print(text)
+    args.out.with_suffix(".txt").write_text(text + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    main()
