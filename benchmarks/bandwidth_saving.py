@@ -1,10 +1,12 @@
-"""Bandwidth saving of the perceptual JSCC model at matched perceptual quality (issue 6).
+"""Bandwidth saving of the perceptual JSCC model at matched perceptual quality.
 
 For each metric (LPIPS-alex, which is in the training loss, and DISTS and LPIPS-vgg, which are
 not) and each reference system, finds the CBR the reference needs to equal our quality at our
-CBR (log-CBR interpolation of its measured curve) and prints ``saving = 1 - r / CBR_needed``
-with a paired bootstrap 95 % interval over images. Never extrapolates: outside the reference's
-measured CBR range it prints a bound ("> 66.7 %").
+CBR (a monotone cubic in log CBR through its measured curve; the HEVC references are measured on
+a dense grid of 19 CBRs from 1/128 to 1/6) and prints ``saving = 1 - r / CBR_needed`` with a
+paired bootstrap 95 % interval over images and the interpolation error (how far the saving moves
+under linear interpolation instead). Never extrapolates: outside the reference's measured CBR
+range it prints a bound ("> 66.7 %").
 
 Ours (``--ours``, default ``perceptual-awgn-cbr1_48``) is one registered name or checkpoint file,
 or one per CBR; a rate-adaptive model (``model.cbrs``, e.g. TAEJSCC) is evaluated at each of its
@@ -75,6 +77,7 @@ from jscc_lab.evaluate import (
     curve,
     format_table,
     reconstruct,
+    reference_cbrs,
     save_json,
     separate_coding,
     summarize,
@@ -312,6 +315,15 @@ def _references(args) -> dict:
     return systems
 
 
+def hevc_cbrs(values: list[str]) -> list[float]:
+    """The CBRs of the separate-coding reference curves: ``["dense"]`` is
+    :func:`jscc_lab.evaluate.reference_cbrs` (1/128 to 1/6, neighbours at most 2^(1/4) apart),
+    otherwise fractions such as ``1/48``."""
+    if values == ["dense"]:
+        return reference_cbrs()
+    return [float(Fraction(c)) for c in values]
+
+
 def _label(ref: str, args) -> str:
     if ref == "psnr-model" and len(args.psnr_reference) == 1:
         return f"PSNR model ({args.psnr_reference[0]})"
@@ -476,7 +488,9 @@ def main(argv=None) -> int:
     parser.add_argument("--psnr-reference", nargs="+", default=DEFAULT_PSNR_REFERENCE, metavar="NAME",
                         help="the psnr-model reference: one rate-adaptive model or one checkpoint per CBR "
                              "(registered names or paths; default %(default)s)")
-    parser.add_argument("--hevc-cbrs", nargs="+", default=["1/96", "1/48", "1/24", "1/12", "1/6"])
+    parser.add_argument("--hevc-cbrs", nargs="+", default=["dense"],
+                        help="CBRs of the HEVC reference curves: 'dense' (default: 19 CBRs from 1/128 "
+                             "to 1/6, neighbours at most 2^(1/4) apart) or fractions such as 1/48")
     parser.add_argument("--folder", default="", metavar="PATH", help="a folder of images instead of Kodak")
     parser.add_argument("--count", "--images", type=int, default=0, metavar="N",
                         help="first N images sorted by name, after --min-size (0 = all)")
@@ -536,7 +550,7 @@ def main(argv=None) -> int:
                       seed=args.seed)
     for ref, system in systems.items():
         if ref in swept:
-            cbrs = [float(Fraction(c)) for c in args.hevc_cbrs] if ref.startswith("hevc") else None
+            cbrs = hevc_cbrs(args.hevc_cbrs) if ref.startswith("hevc") else None
             rows += sweep(system, images, [args.snr], metrics=metrics, cbrs=cbrs, name=ref, seed=args.seed)
 
     shown = [m for m in metrics if all(m in r for r in rows)]  # rows of an older --json may lack some

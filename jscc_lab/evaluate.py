@@ -56,6 +56,8 @@ __all__ = [
     "json_ready",
     "curve",
     "cbr_for_quality",
+    "monotone_fit",
+    "reference_cbrs",
     "bandwidth_saving",
     "BandwidthSaving",
 ]
@@ -412,14 +414,43 @@ def curve(rows: Sequence[dict], metric: str, **where) -> dict[float, np.ndarray]
 # ---------------------------------------------------------------------------------------------
 
 
+def reference_cbrs(low: float = 1 / 128, high: float = 1 / 6, max_step: float = 2 ** 0.25) -> list[float]:
+    """A geometric CBR grid from ``low`` to ``high`` (both included) whose neighbours differ by
+    at most the factor ``max_step``: the points a reference curve is measured at, dense enough
+    that interpolating between them adds little error (default 19 points, ratio 1.185)."""
+    if not (0 < low < high) or max_step <= 1:
+        raise ValueError(f"need 0 < low < high and max_step > 1, got {low}, {high}, {max_step}")
+    n = math.ceil(math.log(high / low) / math.log(max_step) - 1e-9)
+    return [low * (high / low) ** (i / n) for i in range(n + 1)]
+
+
+def monotone_fit(values: Sequence[float]) -> np.ndarray:
+    """The non-decreasing sequence closest to ``values`` in least squares (pool adjacent
+    violators): a measured quality curve made monotone in CBR before it is interpolated."""
+    blocks: list[list[float]] = []  # [mean, weight]
+    for v in np.asarray(values, dtype=float):
+        blocks.append([v, 1.0])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            (m2, w2), (m1, w1) = blocks.pop(), blocks.pop()
+            blocks.append([(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2])
+    return np.concatenate([np.full(int(w), m) for m, w in blocks])
+
+
+INTERPOLATIONS = ("pchip", "linear")
+
+
 def cbr_for_quality(cbrs: Sequence[float], quality: Sequence[float], target: float,
-                    higher_is_better: bool) -> tuple[str, float]:
+                    higher_is_better: bool, method: str = "pchip") -> tuple[str, float]:
     """Smallest CBR at which a measured curve reaches ``target``, interpolated in ``log(CBR)``.
 
+    The curve is first made monotone (:func:`monotone_fit`), then interpolated by a monotone
+    cubic (``"pchip"``, the default) or piecewise linearly (``"linear"``) in ``log(CBR)``.
     Returns ``("=", cbr)`` when the curve crosses ``target`` inside its measured range,
     ``("<", min_cbr)`` when it is already at least as good at its smallest CBR (the needed CBR
     is at most that; not extrapolated) and ``(">", max_cbr)`` when it never gets there.
     """
+    if method not in INTERPOLATIONS:
+        raise ValueError(f"method must be one of {INTERPOLATIONS}, got {method!r}")
     order = np.argsort(np.asarray(cbrs, dtype=float))
     c = np.asarray(cbrs, dtype=float)[order]
     g = np.asarray(quality, dtype=float)[order] * (1 if higher_is_better else -1)
@@ -428,13 +459,23 @@ def cbr_for_quality(cbrs: Sequence[float], quality: Sequence[float], target: flo
         raise ValueError(f"the reference curve needs >= 2 distinct positive CBRs, got {c.tolist()}")
     if not np.isfinite(g).all() or not math.isfinite(t):
         raise ValueError("quality values must be finite")
+    g = monotone_fit(g)
     if g[0] >= t:
         return "<", float(c[0])
-    for i in range(len(c) - 1):
-        if g[i] < t <= g[i + 1]:
-            w = (t - g[i]) / (g[i + 1] - g[i])
-            return "=", float(math.exp(math.log(c[i]) + w * (math.log(c[i + 1]) - math.log(c[i]))))
-    return ">", float(c[-1])
+    if g[-1] < t:
+        return ">", float(c[-1])
+    x = np.log(c)
+    i = int(np.flatnonzero((g[:-1] < t) & (t <= g[1:]))[0])
+    if method == "linear":
+        w = (t - g[i]) / (g[i + 1] - g[i])
+        return "=", float(math.exp(x[i] + w * (x[i + 1] - x[i])))
+    from scipy.interpolate import PchipInterpolator
+    from scipy.optimize import brentq
+
+    f = PchipInterpolator(x, g)
+    if f(x[i + 1]) - t == 0:
+        return "=", float(c[i + 1])
+    return "=", float(math.exp(brentq(lambda v: float(f(v)) - t, x[i], x[i + 1], xtol=1e-10)))
 
 
 def _saving_of(cbr: float, kind: str, cbr_needed: float) -> float:
@@ -457,7 +498,9 @@ class BandwidthSaving:
     at its smallest measured CBR: the saving is below ``limit``). ``ci`` is the bootstrap
     percentile interval; an end is ``+inf`` / ``-inf`` when that share of bootstrap resamples
     fell above / below the reference's measured range (printed as a bound, ``"> 75.0 %"`` /
-    ``"< -100.0 %"``); ``(nan, nan)`` without bootstrap.
+    ``"< -100.0 %"``); ``(nan, nan)`` without bootstrap. ``interpolation_error`` is how far the
+    saving moves when the reference curve is interpolated linearly instead of by the monotone
+    cubic (a fraction; ``None`` for a bound): the error the bootstrap interval does not hold.
     """
 
     metric: str
@@ -472,10 +515,11 @@ class BandwidthSaving:
     n_images: int
     n_boot: int
     reference_range: tuple[float, float] = field(default=(0.0, 0.0))
+    interpolation_error: float | None = None
 
     def __str__(self) -> str:
         def pct(v):
-            return f"{100 * v:.1f} %"
+            return f"{100 * v + 0.0:.1f} %"
 
         if self.bound == "=":
             head = pct(self.saving)
@@ -488,9 +532,12 @@ class BandwidthSaving:
                 return f"< {pct(1 - self.cbr / self.reference_range[0])}"
             return pct(v)
 
+        notes = []
         if self.n_boot:
-            head += f" ({100 * self.confidence:g} % CI {end(self.ci[0])} .. {end(self.ci[1])})"
-        return head
+            notes.append(f"{100 * self.confidence:g} % CI {end(self.ci[0])} .. {end(self.ci[1])}")
+        if self.interpolation_error is not None:
+            notes.append(f"interpolation +- {100 * self.interpolation_error:.1f} %")
+        return head + (f" ({'; '.join(notes)})" if notes else "")
 
     def as_row(self) -> dict:
         """Flat dict for tables."""
@@ -526,13 +573,18 @@ class BandwidthSaving:
                 "cbr_needed": None if self.cbr_needed is None else float(self.cbr_needed),
                 **self._estimate(self.saving, self.bound), "ci": ci,
                 "n_images": int(self.n_images), "n_boot": int(self.n_boot),
-                "reference_range": [float(c) for c in self.reference_range], "text": str(self)}
+                "reference_range": [float(c) for c in self.reference_range],
+                "interpolation_error": self.interpolation_error, "text": str(self)}
 
 
 def bandwidth_saving(ours, reference: Mapping[float, Sequence[float]], metric: str, cbr: float,
                      higher_is_better: bool | None = None, n_boot: int = 2000,
                      confidence: float = 0.95, seed: int = 0) -> BandwidthSaving:
     """Channel-bandwidth saving of our system at CBR ``cbr`` over a reference, at equal quality.
+
+    The reference's mean curve is made monotone and interpolated by a monotone cubic in
+    ``log(CBR)`` (:func:`cbr_for_quality`); measure it on a dense grid
+    (:func:`reference_cbrs`), since the curve bends between factor-2 CBRs.
 
     Input
     -----
@@ -575,12 +627,15 @@ def bandwidth_saving(ours, reference: Mapping[float, Sequence[float]], metric: s
         raise ValueError(f"ours has {n} images but the reference curve has {ref.shape[1]} per CBR; "
                          "evaluate both on the same images")
 
-    def estimate(idx):
+    def estimate(idx, method="pchip"):
         target = ours[idx].mean()
-        return target, cbr_for_quality(ref_cbrs, ref[:, idx].mean(axis=1), target, higher_is_better)
+        return target, cbr_for_quality(ref_cbrs, ref[:, idx].mean(axis=1), target, higher_is_better,
+                                       method)
 
     all_idx = np.arange(n)
     quality, (kind, needed) = estimate(all_idx)
+    _, (kind_lin, needed_lin) = estimate(all_idx, "linear")
+    interpolation_error = (abs(cbr / needed_lin - cbr / needed) if kind == kind_lin == "=" else None)
     ci = (math.nan, math.nan)
     if n_boot:
         rng = np.random.default_rng(seed)
@@ -595,5 +650,5 @@ def bandwidth_saving(ours, reference: Mapping[float, Sequence[float]], metric: s
         saving=1 - cbr / needed if kind == "=" else None,
         limit=None if kind == "=" else 1 - cbr / needed,
         ci=ci, confidence=confidence, n_images=n, n_boot=n_boot,
-        reference_range=(ref_cbrs[0], ref_cbrs[-1]),
+        reference_range=(ref_cbrs[0], ref_cbrs[-1]), interpolation_error=interpolation_error,
     )

@@ -14,7 +14,9 @@ from jscc_lab.evaluate import (
     cbr_for_quality,
     curve,
     format_table,
+    monotone_fit,
     reconstruct,
+    reference_cbrs,
     summarize,
     sweep,
 )
@@ -38,6 +40,49 @@ def test_log_cbr_interpolation_is_exact_on_log_linear_curves():
     # lower-is-better metric (LPIPS-like): same answer on the negated curve
     kind, needed = cbr_for_quality(REF_CBRS, [-q for q in quality], -psnr_curve(1 / 30), higher_is_better=False)
     assert kind == "=" and math.isclose(needed, 1 / 30, rel_tol=1e-9)
+
+
+def test_dense_reference_grid_and_monotone_fit():
+    grid = reference_cbrs()
+    assert math.isclose(grid[0], 1 / 128) and math.isclose(grid[-1], 1 / 6)
+    assert max(b / a for a, b in zip(grid, grid[1:])) <= 2 ** 0.25 + 1e-12
+    assert monotone_fit([1.0, 3.0, 2.0, 4.0]).tolist() == [1.0, 2.5, 2.5, 4.0]
+    # a noisy dip does not create a second crossing: the fitted curve is non-decreasing
+    kind, needed = cbr_for_quality(REF_CBRS, [27.0, 29.5, 29.3, 35.0], 29.4, higher_is_better=True)
+    assert kind == "=" and 1 / 48 <= needed <= 1 / 24
+
+
+def test_the_saving_of_a_system_against_itself_is_zero():
+    rng = np.random.default_rng(3)
+    grid = reference_cbrs()
+    offsets = rng.normal(0, 1.0, 24)
+    reference = {c: 30 + 8 * math.tanh(math.log2(c * 24)) + offsets for c in grid}
+    for c in (grid[3], grid[9], grid[15]):
+        result = bandwidth_saving(reference[c], reference, metric="psnr", cbr=c, n_boot=100)
+        assert result.bound == "=" and abs(result.saving) < 1e-9 and result.interpolation_error < 1e-9
+
+
+def test_monotone_cubic_beats_linear_on_a_bent_curve_and_reports_the_difference():
+    # a curve that bends sharply between factor-2 CBRs: the cubic is closer to the truth
+    def bent(c):
+        return 30 + 8 * math.tanh(2 * math.log2(c * 48))
+    coarse = [1 / 96, 1 / 48, 1 / 24, 1 / 12]
+    truth = 1 / 40
+    errors = {}
+    for method in ("pchip", "linear"):
+        _, needed = cbr_for_quality(coarse, [bent(c) for c in coarse], bent(truth), True, method)
+        errors[method] = abs(math.log(needed / truth))
+    assert errors["pchip"] < errors["linear"]
+    n = 12
+    ours = np.full(n, bent(truth))
+    result = bandwidth_saving(ours, {c: np.full(n, bent(c)) for c in coarse}, metric="psnr",
+                              cbr=1 / 64, n_boot=0)
+    assert result.interpolation_error > 0.005 and "interpolation +-" in str(result)
+    dense = {c: np.full(n, bent(c)) for c in reference_cbrs()}
+    exact = 1 - (1 / 64) / truth
+    on_dense = bandwidth_saving(ours, dense, metric="psnr", cbr=1 / 64, n_boot=0)
+    assert abs(on_dense.saving - exact) < abs(result.saving - exact)
+    assert on_dense.interpolation_error < result.interpolation_error
 
 
 def test_saving_known_answer_with_tight_ci():
@@ -113,7 +158,7 @@ def test_ci_end_censored_when_bootstrap_leaves_the_range():
     result = bandwidth_saving(ours, reference, metric="psnr", cbr=1 / 48, n_boot=400)
     assert result.bound == "="
     assert result.ci[1] == math.inf and math.isfinite(result.ci[0])
-    assert str(result).endswith(".. > 75.0 %)")
+    assert ".. > 75.0 %;" in str(result) and "interpolation +- 0.0 %" in str(result)
 
 
 def test_bandwidth_saving_argument_errors():
