@@ -24,6 +24,7 @@ from torch import nn
 
 __all__ = [
     "GDN",
+    "FP32Conv2d",
     "SNRAttention",
     "conv",
     "deconv",
@@ -106,6 +107,21 @@ class GDN(nn.Module):
             norm = torch.sqrt(F.conv2d(x * x, gamma[:, :, None, None], beta))
             out = x * norm if self.inverse else x / norm
         return out.to(dtype)
+
+
+class FP32Conv2d(nn.Conv2d):
+    """An ``nn.Conv2d`` (same parameters and ``state_dict``) that computes in float32 even under
+    bf16 autocast: for the convolutions that face the image, the first one (8-bit pixel values
+    are not exact in bf16's 8-bit mantissa) and the last one (its output *is* the image; bf16
+    rounds it by up to half a level of 255). Both have 3 image channels, so they cost a few per
+    cent of a model's FLOPs, while in bf16 they alone moved Kodak PSNR by up to 0.1 dB.
+
+    Input ``(N, C_in, H, W)`` of any float dtype; output ``(N, C_out, H', W')`` float32.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return super().forward(x.float())
 
 
 class SNRAttention(nn.Module):

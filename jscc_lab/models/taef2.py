@@ -32,6 +32,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .layers import FP32Conv2d
+
 __all__ = ["TAEF2Encoder", "TAEF2Decoder", "taef2", "LATENT_CHANNELS", "DOWNSAMPLE"]
 
 #: latent channels and spatial downsampling of TAEF2
@@ -76,7 +78,7 @@ class TAEF2Encoder(nn.Sequential):
     """Images ``(N, 3, H, W)`` in ``[0, 1]`` -> latent ``(N, 32, H/8, W/8)`` (H, W multiples of 8)."""
 
     def __init__(self):
-        layers = [_conv(3, _W), _Block()]
+        layers = [FP32Conv2d(3, _W, 3, padding=1), _Block()]  # the image in: fp32 under autocast
         for stage in range(3):
             layers += [_conv(_W, _W, stride=2, bias=False)] + [_Block(mid=stage == 2) for _ in range(3)]
         layers.append(_conv(_W, LATENT_CHANNELS))
@@ -91,7 +93,7 @@ class TAEF2Decoder(nn.Sequential):
         for blocks in (3, 3, 1):
             layers += [nn.Upsample(scale_factor=2), _conv(_W, _W, bias=False)]
             layers += [_Block() for _ in range(blocks)]
-        layers.append(_conv(_W, 3))
+        layers.append(FP32Conv2d(_W, 3, 3, padding=1))  # the image out: fp32 under autocast
         super().__init__(*layers)
 
 
