@@ -45,6 +45,41 @@ VARIANTS = {  # label -> (channel_code, separate_transmit options)
     "HEVC auto + 5G LDPC (default)": ("ldpc", {"chroma": "auto"}),
 }
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "separation_anchors_kodak24.json"
+FIXED_QUALITIES = tuple(range(0, 96, 4))
+
+
+def fixed_quality_curve(images, chroma: str, qualities=FIXED_QUALITIES) -> dict:
+    """The codec's rate-distortion curve averaged as CompressAI averages BPG: every image at the
+    same quality, then the mean bits per pixel (BPG header + bitstream) and the mean PSNR per
+    quality. ``{"bpp": [...], "psnr": [...]}``, one entry per quality."""
+    from jscc_lab.baselines import counted_bytes, decode, encode
+    from jscc_lab.data import to_image
+    from jscc_lab.metrics import psnr
+
+    bpp, quality_db = [], []
+    for q in qualities:
+        rates, scores = [], []
+        for x in images:
+            data = encode(to_image(x), "hevc", q, chroma)
+            sent = counted_bytes(data, "hevc", chroma, "bitstream", tuple(x.shape[-2:]))
+            rates.append(8 * len(sent) / (x.shape[-1] * x.shape[-2]))
+            scores.append(float(psnr(x, decode(data))))
+        bpp.append(sum(rates) / len(rates))
+        quality_db.append(sum(scores) / len(scores))
+    return {"bpp": bpp, "psnr": quality_db}
+
+
+def read_at_cbrs(curve: dict, cbrs=CBRS, snr_db: float = SNR_DB) -> list[float]:
+    """PSNR of a fixed-quality curve at ``bpp = 3 CBR log2(1 + SNR)`` (linear in log bpp)."""
+    import math
+
+    import numpy as np
+
+    out = []
+    for c in cbrs:
+        target = math.log(3 * c * math.log2(1 + 10 ** (snr_db / 10)))
+        out.append(round(float(np.interp(target, np.log(curve["bpp"]), curve["psnr"])), 3))
+    return out
 
 
 def table(rows: dict[str, list], cbrs) -> str:
@@ -75,7 +110,10 @@ def main(argv=None) -> dict:
     parser.add_argument("out", nargs="?", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--images", type=int, default=24)
     parser.add_argument("--quick", action="store_true", help="256x256 centre crops")
-    parser.add_argument("--systems", nargs="+", default=["capacity", "ldpc"], choices=["capacity", "ldpc"])
+    parser.add_argument("--systems", nargs="+", default=["capacity", "ldpc", "fixed-quality"],
+                        choices=["capacity", "ldpc", "fixed-quality"],
+                        help="fixed-quality: the codec's curve averaged over images at each quality, "
+                             "as CompressAI's BPG anchor is, read at the anchors' bpp")
     args = parser.parse_args(argv)
     images = kodak()[: args.images]
     if args.quick:
@@ -94,6 +132,16 @@ def main(argv=None) -> dict:
         result["seconds"][label] = round(time.perf_counter() - t0, 1)
         print(f"{label}: {result['psnr'][label]} ({result['seconds'][label]:.0f} s)", flush=True)
         save_json(result, args.out)
+    if "fixed-quality" in args.systems:
+        for chroma in ("420", "444"):
+            label = f"HEVC {chroma[0]}:{chroma[1]}:{chroma[2]}, fixed quality averaged (as the BPG anchor)"
+            t0 = time.perf_counter()
+            curve = fixed_quality_curve(images, chroma)
+            result.setdefault("fixed_quality_curves", {})[chroma] = curve
+            result["psnr"][label] = read_at_cbrs(curve)
+            result["seconds"][label] = round(time.perf_counter() - t0, 1)
+            print(f"{label}: {result['psnr'][label]} ({result['seconds'][label]:.0f} s)", flush=True)
+            save_json(result, args.out)
     shown = {**{k: v for k, v in result["psnr"].items()}, **ANCHORS}
     text = table(shown, CBRS) + "\n\n" + gaps(result)
     print(text)
