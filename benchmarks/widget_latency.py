@@ -2,6 +2,7 @@
 does and time the callback (compute + PNG encoding + metrics of every affected panel).
 
     python benchmarks/widget_latency.py [--crop 256] [--moves 10] [--threads 2] [--dwell 1.5]
+    python benchmarks/widget_latency.py --amp none bf16 --on-demand-only   # fp32 vs bf16 models
 
 Three ways of using it, each timed per control (SNR slider step, realism beta step, channel
 toggle, CBR move), median and 90th percentile in ms:
@@ -66,7 +67,7 @@ def run(ex: Explorer, count: int, dwell: float, jumps: bool, label: str, rows: l
         rows.append((control_label, label, ms))
         again = [timed(control, v) for v in values[::-1] if v != control.value]
         if label.startswith("on demand"):
-            rows.append((control_label, "revisit (cached)", again))
+            rows.append((control_label, f"revisit (cached) after {label}", again))
 
 
 def main(argv=None) -> list:
@@ -79,18 +80,24 @@ def main(argv=None) -> list:
     parser.add_argument("--prefetch-threads", type=int, nargs="+", default=[None],
                         help="torch threads of the prefetch thread, one prefetch run each "
                              "(default: the explorer's default, as many as --threads)")
+    parser.add_argument("--amp", nargs="+", default=["auto"], choices=["auto", "bf16", "none"],
+                        help="precision of the explorer's models, one on-demand run each")
+    parser.add_argument("--on-demand-only", action="store_true", help="skip the prefetch scenarios")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     rows: list = []
 
-    t0 = time.perf_counter()
-    ex = Explorer(crop=args.crop, metrics=args.metrics, prefetch=False)
-    print(f"explorer built and first drawn in {time.perf_counter() - t0:.1f} s; "
-          f"models: {sorted((k, round(1 / c)) for k, c in ex.models)}")
-    run(ex, args.moves, 0.0, False, "on demand, steps", rows)
-    del ex
+    for amp in args.amp:
+        default_cache().clear()  # HEVC rate control probes: each run starts from the same state
+        t0 = time.perf_counter()
+        ex = Explorer(crop=args.crop, metrics=args.metrics, prefetch=False, amp=amp)
+        print(f"explorer (amp={amp}: {ex.amp_reason}) built and first drawn in {time.perf_counter() - t0:.1f} s; "
+              f"models: {sorted((k, round(1 / c)) for k, c in ex.models)}")
+        run(ex, args.moves, 0.0, False, f"on demand, steps, {'bf16' if ex.amp else 'fp32'} (amp={amp})", rows)
+        del ex
 
-    for threads, jumps in itertools.product(args.prefetch_threads, (False, True)):  # fresh explorers
+    prefetch_runs = [] if args.on_demand_only else itertools.product(args.prefetch_threads, (False, True))
+    for threads, jumps in prefetch_runs:  # fresh explorers
         default_cache().clear()  # HEVC rate control probes
         ex = Explorer(crop=args.crop, metrics=args.metrics, prefetch=True, prefetch_threads=threads)
         label = f"prefetch, {args.dwell:g} s dwell, {'random jumps' if jumps else 'steps'}"
