@@ -284,7 +284,7 @@ def _free(device: torch.device, compiled: bool = False) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-#: what each variant asks the trainer for (on the CPU the trainer runs fp32: autocast is CUDA-only)
+#: what each variant asks the trainer for (on a CPU, amp="bf16" runs bf16 autocast too: see jscc_lab.precision)
 VARIANTS = {"fp32_eager": dict(amp="none", channels_last=False, compile=False),
             "bf16_cl_eager": dict(amp="bf16", channels_last=True, compile=False),
             "bf16_cl_compile": dict(amp="bf16", channels_last=True, compile=True)}
