@@ -148,6 +148,9 @@ def main(argv=None) -> None:
     parser.add_argument("--merge", action="store_true",
                         help="keep the rows of other systems already in --json (same images, crop and SNRs): "
                              "re-evaluate one model without rerunning the rest")
+    parser.add_argument("--report", action="store_true",
+                        help="sweep nothing: print the tables of the rows in --json against the current "
+                             "separation results (after benchmarks/separation_sweep.py ran again)")
     parser.add_argument("--curve", type=Path, help="checkpoint whose training history to plot")
     parser.add_argument("--curve-figure", type=Path, default=Path("assets/figures/training_curve.png"))
     args = parser.parse_args(argv)
@@ -156,6 +159,20 @@ def main(argv=None) -> None:
     if args.curve:
         print(training_curve(args.curve, args.curve_figure))
     names = args.models if args.models is not None else [n for n in pretrained.available() if "psnr" in n]
+    if args.report:
+        if not (args.json and args.json.is_file()):
+            raise SystemExit(f"--report: no results file at --json {args.json}")
+        doc = json.loads(args.json.read_text())
+        meta, summary = doc["meta"], doc["summary"]
+        full = meta["images"] == 24 and not meta["crop"]
+        snrs = meta["snrs_db"]
+        reference = separation_rows(snrs, sorted({r["cbr"] for r in summary})) if full else {}
+        print(f"Kodak-{meta['images']} ({'full size' if full else 'crops'}), AWGN, mean PSNR (dB); "
+              f"rows of {args.json.name}\n")
+        print(psnr_table(summary, snrs, reference))
+        print("\nTargets\n")
+        print(target_report(summary, reference, full))
+        return
     if not names and not args.checkpoint:
         return
     images = kodak()[: args.images]
