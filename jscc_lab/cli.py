@@ -4,6 +4,7 @@
     jscc-lab demo [--out DIR] [--snr 0 10 20]
     jscc-lab explore [--ip 127.0.0.1] [--port 8866] [--max-sessions 8] [--cull-idle 300] [--no-browser]
     jscc-lab train CONFIG.toml [--resume | --overwrite] [--set KEY=VALUE ...]
+    jscc-lab course build OUT [--force] [--only NN_topic ...]
 
 A user error (a missing or malformed config, a ``--set`` value of the wrong type, an unwritable
 output folder, a run that would be overwritten, ...) is one line on stderr and exit status 2,
@@ -28,6 +29,7 @@ jscc-lab: the command line of jscc_lab, a teaching lab for deep joint source-cha
   train    train a model from a TOML config (resumable; see jscc_lab/configs/)
   export   turn a training checkpoint into a small shipped one and register it
   explore  serve the interactive explorer as a web page (Voila)
+  course   build the graded course (nbgrader): instructor and student notebooks
 
 Run `jscc-lab COMMAND --help` for the options of each command."""
 
@@ -37,7 +39,8 @@ examples:
   jscc-lab train jscc_lab/configs/adjscc_cpu.toml --set steps=500 --set cbr=1/48
   jscc-lab train runs/adjscc-cpu/config.toml --resume
   jscc-lab export runs/taejscc-psnr-awgn/best.pt taejscc-psnr-awgn
-  jscc-lab explore --ip 0.0.0.0 --port 8866 --max-sessions 30 --no-browser"""
+  jscc-lab explore --ip 0.0.0.0 --port 8866 --max-sessions 30 --no-browser
+  jscc-lab course build course"""
 
 #: the files that mark a folder as holding a training run
 RUN_FILES = ("last.pt", "best.pt", "config.toml")
@@ -419,6 +422,24 @@ def _explore(args) -> int:
         raise UserError(err) from None
 
 
+# ---- course ----------------------------------------------------------------------------------
+
+
+def _course_build(args) -> int:
+    try:
+        from .course import build, summary
+    except ImportError as err:  # nbgrader is not installed
+        raise UserError(f"{err}; install the course extra: pip install -e '.[course]'") from None
+    try:
+        build(args.out, names=args.only, force=args.force)
+    except (OSError, ValueError, RuntimeError) as err:
+        raise UserError(err) from None
+    print(summary(args.out))
+    print(f"course in {args.out}: instructor/ (solutions), student/ (release), gradebook.db, "
+          f"nbgrader_config.py; run the nbgrader commands in {args.out} (docs/instructor_guide.md)")
+    return 0
+
+
 def _count(text: str) -> int:
     try:
         value = int(text)
@@ -495,6 +516,24 @@ def build_parser() -> argparse.ArgumentParser:
                          help="shut a kernel down after this long with no page connected; 0: never")
     explore.add_argument("--no-browser", action="store_true", help="do not open a browser")
     explore.set_defaults(func=_explore)
+
+    course_help = ("build a graded course from the tutorials with nbgrader (pip install -e '.[course]'): "
+                   "OUT/instructor/ holds every notebook with its solutions and outputs, OUT/student/ the "
+                   "release without solutions (prompts, empty answer cells, tests; the lesson's outputs "
+                   "stay); OUT/gradebook.db and OUT/nbgrader_config.py let nbgrader release, collect and "
+                   "autograde in OUT")
+    course = sub.add_parser("course", help="build the graded course (nbgrader): instructor and student "
+                            "notebooks", description=course_help)
+    course_sub = course.add_subparsers(dest="course_command", required=True, metavar="COMMAND")
+    course_build = course_sub.add_parser("build", help="write OUT/instructor, OUT/student and the gradebook",
+                                         description=course_help)
+    course_build.add_argument("out", metavar="OUT", help="course folder to write (new or empty)")
+    course_build.add_argument("--force", action="store_true",
+                              help="rebuild in a folder that holds a course (replaces instructor/, student/ "
+                                   "and gradebook.db; submissions stay)")
+    course_build.add_argument("--only", nargs="+", metavar="NN_topic", default=None,
+                              help="build only these tutorials, e.g. --only 01_channels 02_separate_coding")
+    course_build.set_defaults(func=_course_build)
 
     return parser
 
