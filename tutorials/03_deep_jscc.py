@@ -33,8 +33,8 @@
 # - *graceful degradation*: PSNR falls smoothly when the SNR drops, unlike the cliff of separate
 #   coding with a fixed modulation and coding scheme;
 # - what longer training reaches: the shipped **rate-adaptive** model `taejscc-psnr-awgn` (one
-#   set of weights for CBR 1/96 ... 1/12), where more bandwidth is better at every SNR, and where
-#   it beats HEVC + 5G LDPC on Kodak-24 (at 0 dB and low CBR) and where it does not yet.
+#   set of weights for CBR 1/96 ... 1/12), where more bandwidth is better at every SNR, and how it
+#   compares on Kodak-24 with HEVC + 5G LDPC counted as the literature counts BPG.
 #
 # **Requirements**: a CPU, about 3 minutes for a full run (130 s on one thread; two short training runs of
 # under a minute each, evaluations on 4 Kodak crops of 256x256); the Kodak-24 full-size numbers
@@ -48,6 +48,7 @@ import tempfile
 
 import matplotlib.pyplot as plt
 import torch
+from IPython.display import Markdown, display
 from torch import nn
 
 from jscc_lab import pretrained, settings
@@ -86,7 +87,7 @@ VAL_IMAGES = settings.budget(20, 2)  # BSDS500 test centre crops for validation
 SNRS_DB = [0.0, 5.0, 10.0, 15.0, 20.0]  # test SNRs of every curve
 N_KODAK = settings.budget(4, 1)  # Kodak images for the evaluations
 KODAK_CROP = settings.budget(256, 64)  # centre crop of each Kodak image (full size: 768x512)
-SEPARATE_MCS = "16qam-1/2"  # fixed 5G LDPC modulation and coding of the separate scheme
+SEPARATE_MCS = "16qam-490/1024"  # fixed 5G NR MCS (index 13: 16-QAM, rate 490/1024) of the separate scheme
 SHIPPED = "taejscc-psnr-awgn"  # the shipped rate-adaptive PSNR model (section 4)
 SHOW_SNRS_DB = [0.0, 10.0, 20.0]  # SNRs of the image grid
 # saved full-size Kodak-24 results of benchmarks/deep_jscc_kodak.py and separation_sweep.py
@@ -244,8 +245,8 @@ ax = plot_curves(SNRS_DB, curves, "test SNR (dB)", "PSNR (dB)",
 # ## 4 · What longer training reaches: one shipped model, four bandwidths
 #
 # Three hundred CPU steps teach the mechanics, not the quality. The shipped checkpoint
-# `taejscc-psnr-awgn` is deep JSCC trained for about 6 CPU-hours (under 5 hours of wall time on 2
-# cores), built around a small pretrained image autoencoder (tutorial 04 takes it apart). Two
+# `taejscc-psnr-awgn` is deep JSCC trained for some CPU-hours (the registry's record is printed
+# below), built around a small pretrained image autoencoder (tutorial 04 takes it apart). Two
 # things are new:
 # - it is **rate-adaptive**: one set of weights serves CBR 1/96, 1/48, 1/24 and 1/12 (`cbr=`, one
 #   of `model.cbrs`); its symbols are ordered by importance, and a lower CBR sends the first ones;
@@ -261,7 +262,10 @@ ax = plot_curves(SNRS_DB, curves, "test SNR (dB)", "PSNR (dB)",
 
 # %%
 shipped = pretrained.load(SHIPPED)
-print(pretrained.info(SHIPPED)["description"])
+info = pretrained.info(SHIPPED)
+print(info["description"])
+print(f"trained {info['steps']} steps in {info['cpu_time_s'] / 3600:.2f} CPU-hours "
+      f"({info['wall_time_s'] / 3600:.2f} h of wall time) on {info['device']}")
 print("serves CBR", ", ".join(cbr_label(c) for c in shipped.cbrs))
 with torch.no_grad():
     rows = sweep(shipped, images, SNRS_DB, metrics=("psnr",), name=SHIPPED, seed=SEED)
@@ -338,30 +342,39 @@ for c in CBRS:
     print(f"{cbr_label(c):6s}  " + "  ".join(
         f"{full['deep JSCC', c, s] - full['HEVC + ldpc', c, s]:+6.2f} ({lost['ldpc', c, s]:2d})" for s in SNRS_DB))
 deep_at = {s: [full["deep JSCC", c, s] for c in CBRS] for s in SNRS_DB}
-# the lessons, on the saved Kodak-24 numbers: more bandwidth is better at every SNR ...
+# the lesson, on the saved Kodak-24 numbers: more bandwidth is better at every SNR
 assert all(all(a < b for a, b in zip(v, v[1:])) for v in deep_at.values()), deep_at
-# ... at 0 dB and CBR 1/96 separate coding loses most images and deep JSCC wins by far ...
-assert full["deep JSCC", CBRS[0], 0.0] > full["HEVC + ldpc", CBRS[0], 0.0] + 5
-# ... and at every CBR deep JSCC loses less than separate coding when the SNR falls from 5 to 0 dB
-for c in CBRS:
-    drop_deep = full["deep JSCC", c, 5.0] - full["deep JSCC", c, 0.0]
-    drop_sep = full["HEVC + ldpc", c, 5.0] - full["HEVC + ldpc", c, 0.0]
-    assert drop_deep < drop_sep, (cbr_label(c), drop_deep, drop_sep)
 
 # %% [markdown]
-# What the saved numbers say, honestly:
-#
-# - **Graceful degradation.** From 5 to 0 dB the deep JSCC model loses 1.4-2.0 dB at every CBR;
-#   separate coding loses 2-11 dB, because whole images fail (the numbers in brackets). At CBR
-#   1/96 and 0 dB it loses every one of the 24 images and deep JSCC is more than 9 dB better; at
-#   1/48 and 1/12 deep JSCC is ahead at 0 dB too (+1.7 and +0.6 dB).
-# - **More bandwidth is better**, at every SNR, from one set of weights.
-# - **Not yet better everywhere.** From 5 dB up, and at 0 dB for 1/24, HEVC + LDPC with the best
-#   MCS is ahead of this CPU-trained model: by 0.04-3.8 dB at 5 and 10 dB, by up to 7.5 dB at 20 dB,
-#   where the model saturates. That reference knows the SNR before it encodes. GPU-trained
-#   CNN deep JSCC gets close to it (27.4 / 30.0 / 33.1 dB at CBR 1/48 / 1/24 / 1/12 and 10 dB on
-#   Kodak, as reported in the WITT repository, KeYang8/WITT, against 27.7 / 29.4 / 32.6 dB here for
-#   HEVC + LDPC). Tutorial 04 shows what each CPU-hour bought this model.
+# What the saved numbers say (every sentence below is computed from them):
+
+# %%
+margin = {(c, s): full["deep JSCC", c, s] - full["HEVC + ldpc", c, s] for c in CBRS for s in SNRS_DB}
+wins = sorted((k for k, v in margin.items() if v > 0), key=lambda k: (k[1], k[0]))
+drop_deep = {c: full["deep JSCC", c, 5.0] - full["deep JSCC", c, 0.0] for c in CBRS}
+drop_sep = {c: full["HEVC + ldpc", c, 5.0] - full["HEVC + ldpc", c, 0.0] for c in CBRS}
+findings = [
+    f"**Graceful degradation.** From 5 to 0 dB the deep JSCC model loses "
+    f"{min(drop_deep.values()):.1f}-{max(drop_deep.values()):.1f} dB across the CBRs; HEVC + 5G LDPC "
+    f"loses {min(drop_sep.values()):.1f}-{max(drop_sep.values()):.1f} dB, with "
+    f"{sum(lost['ldpc', c, 0.0] for c in CBRS)} images lost at 0 dB over the {len(CBRS)} CBRs.",
+    "**Where deep JSCC wins.** " + (
+        ", ".join(f"CBR {cbr_label(c)} at {s:g} dB ({margin[c, s]:+.2f} dB)" for c, s in wins)
+        if wins else "Nowhere on this grid: the separate baseline is ahead at every CBR and SNR."),
+    f"**Where it loses.** At 10 dB by {-max(margin[c, 10.0] for c in CBRS):.2f} to "
+    f"{-min(margin[c, 10.0] for c in CBRS):.2f} dB, at 20 dB by up to "
+    f"{-min(margin[c, 20.0] for c in CBRS):.2f} dB, where the model saturates: the separate "
+    "reference knows the SNR before it encodes and picks its MCS per image.",
+]
+display(Markdown("\n".join(f"- {f}" for f in findings)))
+
+# %% [markdown]
+# The separate baseline here is as strong as the literature's (bits counted as a BPG file, the
+# 5G NR MCS tables, tutorial 02): a CPU-trained model does not beat it at high SNR, and that is the
+# honest state of this model, not of deep JSCC. GPU-trained CNN deep JSCC reaches 27.4 / 30.0 /
+# 33.1 dB at CBR 1/48 / 1/24 / 1/12 and 10 dB on Kodak (reported in the WITT repository,
+# KeYang8/WITT; cited values, not computed here), about level with BPG + 5G LDPC. Tutorial 04
+# shows what each CPU-hour bought this model.
 #
 # What it looks like: one Kodak crop at the lowest and the highest CBR, at three SNRs.
 
