@@ -61,12 +61,11 @@ def test_decode_inverts_encode_shape_and_needs_a_size():
     model = tiny("adjscc")
     x = torch.rand(2, 3, 40, 24)
     s = model.encode(x, 10.0)
-    assert model.decode(s, 10.0).shape == x.shape  # size of the last encode
     assert model.decode(s, 10.0, size=(40, 24)).shape == x.shape
     with pytest.raises(ValueError, match="shape"):
         model.decode(s[:, :-2], 10.0, size=(40, 24))
-    with pytest.raises(ValueError, match="size"):
-        tiny("adjscc").decode(s, 10.0)
+    with pytest.raises(ValueError, match=r"decode needs size=\(H, W\)"):  # no hidden state from encode
+        model.decode(s, 10.0)
 
 
 def test_forward_is_seeded_and_noise_matters():
@@ -85,20 +84,20 @@ def test_snr_attention_changes_the_adjscc_output_but_not_deepjscc():
     with torch.no_grad():
         adj = tiny("adjscc")
         s = adj.encode(x, 10.0)
-        low, high = adj.decode(s, 0.0), adj.decode(s, 20.0)
+        low, high = adj.decode(s, 0.0, size=(32, 32)), adj.decode(s, 20.0, size=(32, 32))
         # an untrained net reacts weakly, but far above float round-off (same inputs give
         # bit-identical outputs on the CPU)
         assert (low - high).abs().max() > 1e-6
         s_low, s_high = adj.encode(x, 0.0), adj.encode(x, 20.0)
         assert (s_low - s_high).abs().max() > 1e-6
         # per-image SNRs are honoured image by image
-        mixed = adj.decode(s, torch.tensor([0.0, 20.0]))
+        mixed = adj.decode(s, torch.tensor([0.0, 20.0]), size=(32, 32))
         torch.testing.assert_close(mixed[0], low[0])
         torch.testing.assert_close(mixed[1], high[1])
 
         deep = tiny("deepjscc")
         s = deep.encode(x)
-        torch.testing.assert_close(deep.decode(s, 0.0), deep.decode(s, 20.0))
+        torch.testing.assert_close(deep.decode(s, 0.0, size=(32, 32)), deep.decode(s, 20.0, size=(32, 32)))
 
 
 def test_snr_attention_module_scales_channels_in_unit_range():

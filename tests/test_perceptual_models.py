@@ -34,7 +34,7 @@ def test_contract_shapes_and_power(model, generator):
     torch.testing.assert_close(s.abs().square().mean(dim=1), torch.ones(3), rtol=1e-5, atol=1e-5)
     assert model.channel_uses(36, 52) == s.shape[1]
     assert abs(model.cbr - 1 / 48) < 1e-12
-    assert model.decode(s, 10.0, beta=0.3).shape == x.shape
+    assert model.decode(s, 10.0, beta=0.3, size=(36, 52)).shape == x.shape
     x_hat = model(x, torch.tensor([0.0, 10.0, 20.0]), beta=torch.tensor([0.0, 0.5, 1.0]), generator=generator)
     assert x_hat.shape == x.shape and 0 <= x_hat.min() and x_hat.max() <= 1
 
@@ -58,17 +58,17 @@ def test_film_starts_as_identity_then_beta_and_snr_condition_the_output(model, g
     x = torch.rand(2, 3, 32, 32, generator=generator)
     y = model.channel(model.encode(x), 10.0, generator=generator)
     with torch.no_grad():
-        a, b = model.decode(y, 10.0, beta=0.0), model.decode(y, 10.0, beta=1.0)
+        a, b = model.decode(y, 10.0, beta=0.0, size=(32, 32)), model.decode(y, 10.0, beta=1.0, size=(32, 32))
     torch.testing.assert_close(a, b)  # identity FiLM: a warm start is not disturbed
     _randomise_film(model, generator)
     with torch.no_grad():
-        a, b = model.decode(y, 10.0, beta=0.0), model.decode(y, 10.0, beta=1.0)
-        c = model.decode(y, 0.0, beta=0.0)
+        a, b = model.decode(y, 10.0, beta=0.0, size=(32, 32)), model.decode(y, 10.0, beta=1.0, size=(32, 32))
+        c = model.decode(y, 0.0, beta=0.0, size=(32, 32))
     assert (a - b).abs().max() > 1e-3
     assert (a - c).abs().max() > 1e-3
     # per-image beta is applied per image
     with torch.no_grad():
-        mixed = model.decode(y, 10.0, beta=torch.tensor([0.0, 1.0]))
+        mixed = model.decode(y, 10.0, beta=torch.tensor([0.0, 1.0]), size=(32, 32))
     torch.testing.assert_close(mixed, torch.cat([a[:1], b[1:]]))
 
 
@@ -79,7 +79,7 @@ def test_default_beta_is_explicit(generator):
     x = torch.rand(1, 3, 32, 32, generator=generator)
     s = model.encode(x)
     with torch.no_grad():
-        torch.testing.assert_close(model.decode(s, 5.0), model.decode(s, 5.0, beta=0.25))
+        torch.testing.assert_close(model.decode(s, 5.0, size=(32, 32)), model.decode(s, 5.0, beta=0.25, size=(32, 32)))
 
 
 def test_encoder_ignores_beta_and_latent_is_what_the_receiver_has(model, generator):
@@ -112,7 +112,7 @@ def test_state_dict_roundtrip_weights_only(model, generator):
     s = model.encode(x)
     with torch.no_grad():
         torch.testing.assert_close(clone.decode(s, 10.0, beta=0.5, size=(32, 32)),
-                                   model.decode(s, 10.0, beta=0.5))
+                                   model.decode(s, 10.0, beta=0.5, size=(32, 32)))
 
 
 def test_paper_size_builds():

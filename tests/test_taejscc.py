@@ -154,13 +154,14 @@ def test_decode_of_encode_equals_forward_without_noise():
     with torch.no_grad():
         for cbr in model.cbrs:
             s = model.encode(x, 40.0, cbr=cbr)
-            a = model.decode(s, 40.0, cbr=cbr)
+            a = model.decode(s, 40.0, cbr=cbr, size=(32, 48))
             # forward adds noise at 80 dB: indistinguishable from the noiseless decode
             b = model(x, 80.0, cbr=cbr, generator=torch.Generator().manual_seed(0))
             assert a.shape == x.shape
             # the SNR input differs (40 vs 80 dB), so compare with matching SNR
-            c = model.decode(model.channel(s, 80.0, generator=torch.Generator().manual_seed(0)), 80.0, cbr=cbr)
-            assert torch.allclose(b, model.decode(s, 80.0, cbr=cbr), atol=1e-3)
+            c = model.decode(model.channel(s, 80.0, generator=torch.Generator().manual_seed(0)), 80.0, cbr=cbr,
+                             size=(32, 48))
+            assert torch.allclose(b, model.decode(s, 80.0, cbr=cbr, size=(32, 48)), atol=1e-3)
             assert torch.allclose(c, b, atol=1e-3)
 
 
@@ -283,7 +284,7 @@ def test_outputs_are_images_in_eval_and_raw_in_training():
         x = torch.rand(1, 3, 32, 32)
         assert model(x, 10.0).max() > 1.5  # training mode: the loss sees the overshoot
         model.eval()
-        assert model(x, 10.0).max() <= 1.0 and model.decode(model.encode(x), 10.0).max() <= 1.0
+        assert model(x, 10.0).max() <= 1.0 and model.decode(model.encode(x), 10.0, size=(32, 32)).max() <= 1.0
 
 
 def test_half_precision_export_loads_into_float32(tmp_path):
@@ -314,7 +315,7 @@ def test_any_input_size_comes_back_the_same_size(size):
         for cbr in ("1/96", "1/12"):
             s = model.encode(x, 10.0, cbr=cbr)
             assert s.shape[1] == model.channel_uses(*size, cbr=cbr)
-            x_hat = model.decode(s, 10.0, cbr=cbr)
+            x_hat = model.decode(s, 10.0, cbr=cbr, size=size)
             assert x_hat.shape == x.shape and 0 <= x_hat.min() and x_hat.max() <= 1
 
 
@@ -327,7 +328,7 @@ def test_at_cbr_serves_a_rate_adaptive_model_as_a_single_cbr_one():
     with torch.no_grad():
         s = fixed.encode(x, 10.0)
         assert torch.equal(s, model.encode(x, 10.0, cbr="1/48"))
-        assert torch.equal(fixed.decode(s, 10.0), model.decode(s, 10.0, cbr="1/48"))
+        assert torch.equal(fixed.decode(s, 10.0, size=(32, 32)), model.decode(s, 10.0, cbr="1/48", size=(32, 32)))
     assert fixed.cbr == pytest.approx(1 / 48) and not fixed.training
     with pytest.raises(ValueError, match="not among"):
         AtCBR(model, 1 / 36)

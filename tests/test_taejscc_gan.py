@@ -83,10 +83,10 @@ def test_beta_changes_the_decoder_not_the_transmitter():
     assert "beta" not in inspect.signature(model.encode).parameters
     with torch.no_grad():
         s = model.encode(x, 10.0, cbr="1/48")
-        sharp, smooth = (model.decode(s, 10.0, cbr="1/48", beta=b) for b in (1.0, 0.0))
+        sharp, smooth = (model.decode(s, 10.0, cbr="1/48", beta=b, size=(32, 32)) for b in (1.0, 0.0))
         assert not torch.allclose(sharp, smooth)
-        assert torch.equal(model.decode(s, 10.0, cbr="1/48"), sharp)  # default_beta = 1
-        per_image = model.decode(s, 10.0, cbr="1/48", beta=torch.tensor([1.0, 0.0]))
+        assert torch.equal(model.decode(s, 10.0, cbr="1/48", size=(32, 32)), sharp)  # default_beta = 1
+        per_image = model.decode(s, 10.0, cbr="1/48", beta=torch.tensor([1.0, 0.0]), size=(32, 32))
         torch.testing.assert_close(per_image, torch.cat([sharp[:1], smooth[1:]]))
         # the received symbols do not depend on beta (same noise); the reconstructions do
         runs = [model(x, 10.0, cbr=torch.tensor([1 / 48, 1 / 12]), generator=torch.Generator().manual_seed(5),
@@ -101,7 +101,7 @@ def test_beta_changes_the_decoder_not_the_transmitter():
     assert "beta" not in inspect.signature(model.transmit_latent).parameters
     for bad in (1.5, -0.1, torch.ones(3)):
         with pytest.raises(ValueError):
-            model.decode(s, 10.0, cbr="1/48", beta=bad)
+            model.decode(s, 10.0, cbr="1/48", beta=bad, size=(32, 32))
 
 
 def test_warm_start_state_dict_gives_the_psnr_model_at_every_beta():

@@ -154,7 +154,7 @@ n_params = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
 print(f"scratch: {n_params(scratch):,} parameters | DeepJSCC: {n_params(deep):,}")
 x_odd = torch.rand(1, 3, 37, 53)
 s_odd = deep.encode(x_odd)
-print("37x53 image ->", tuple(s_odd.shape), "symbols ->", tuple(deep.decode(s_odd, 10.0).shape))
+print("37x53 image ->", tuple(s_odd.shape), "symbols ->", tuple(deep.decode(s_odd, 10.0, size=(37, 53)).shape))
 adj = ADJSCC(cbr=CBR, width=256)
 print(f"ADJSCC at the paper's width 256: {n_params(adj):,} parameters, CBR {adj.cbr:.4f}")
 
@@ -462,7 +462,7 @@ with torch.no_grad():
             g = torch.Generator().manual_seed(SEED)
             s = shipped.encode(x_eval, told_snr, cbr=CBR)
             y = shipped.channel(s, true_snr, generator=g)
-            told[told_snr] = psnr(x_eval, shipped.decode(y, told_snr, cbr=CBR)).mean().item()
+            told[told_snr] = psnr(x_eval, shipped.decode(y, told_snr, cbr=CBR, size=x_eval.shape[-2:])).mean().item()
         print(f"channel at {true_snr:4.1f} dB: told the truth {told[true_snr]:.2f} dB, "
               f"told 10 dB {told[10.0]:.2f} dB ({told[10.0] - told[true_snr]:+.2f} dB)")
 

@@ -342,10 +342,10 @@ with torch.no_grad():
     y_full = shipped.channel(s_full, 10.0, generator=torch.Generator().manual_seed(1))
     half = y_full.clone()
     half[:, half.shape[1] // 2:] = 0
-    x_half = shipped.decode(half, 10.0, cbr="1/12").clamp(0, 1)
+    x_half = shipped.decode(half, 10.0, cbr="1/12", size=images.shape[-2:]).clamp(0, 1)
     s_24 = shipped.encode(images, 10.0, cbr="1/24")
     x_24 = shipped.decode(shipped.channel(s_24, 10.0, generator=torch.Generator().manual_seed(1)),
-                          10.0, cbr="1/24").clamp(0, 1)
+                          10.0, cbr="1/24", size=images.shape[-2:]).clamp(0, 1)
 print(f"1/12 with half the symbols zeroed: {psnr(images, x_half).mean():.2f} dB | "
       f"sent at 1/24: {psnr(images, x_24).mean():.2f} dB")
 

@@ -26,7 +26,7 @@ Example
 >>> model(x, 10.0, beta=0.5).shape
 torch.Size([2, 3, 32, 32])
 >>> s = model.encode(x)                     # complex, unit power per image
->>> x_sharp = model.decode(s, 20.0, beta=1.0)
+>>> x_sharp = model.decode(s, 20.0, beta=1.0, size=(32, 32))
 """
 
 from __future__ import annotations
@@ -182,8 +182,12 @@ class PerceptualJSCC(JSCCModel):
     ``(N, C, H'/4, W'/4)`` is what the receiver holds: the received (equalised) symbols on the
     latent grid of the padded image ``H' x W'`` -- what the discriminator is conditioned on.
     ``encode(x, snr_db=None) -> s`` ``(N, k)`` complex64 with unit mean power per image;
-    ``decode(y, snr_db=None, beta=None, size=None) -> x_hat``.
+    ``decode(y, snr_db=None, *, cbr=None, beta=None, size) -> x_hat`` (``size=(H, W)`` required).
+    On image sizes that are not multiples of 4 the symbols beyond ``floor(cbr * 3 H W)`` are
+    truncated (see :class:`~jscc_lab.models.base.JSCCModel`).
     """
+
+    realism = True
 
     def __init__(self, cbr="1/48", width: int = 256, generator_width: int | None = None,
                  res_blocks: int = 6, channel: nn.Module | None = None,
@@ -210,22 +214,18 @@ class PerceptualJSCC(JSCCModel):
         b = beta_tensor(self.default_beta if beta is None else beta, n, z.device)
         return self.decoder(z, snr, b)
 
-    def decode(self, y: torch.Tensor, snr_db=None, beta=None,
-               size: tuple[int, int] | None = None) -> torch.Tensor:
-        """Received symbols ``(N, k)`` -> images ``(N, 3, H, W)`` in ``[0, 1]`` at realism ``beta``.
+    def render(self, z: torch.Tensor, snr_db=None, beta=None) -> torch.Tensor:
+        """Generator on a received latent ``(N, C, h, w)`` at realism ``beta`` -> padded image
+        ``(N, 3, 4h, 4w)`` (what :meth:`decode` crops)."""
+        return self.generate(z, snr_db, beta)
 
-        ``size = (H, W)`` defaults to the size of the last :meth:`encode`; ``beta`` defaults to
-        ``default_beta``; ``snr_db`` to ``default_snr_db``.
-        """
-        size = size or self._last_size
-        z = self.received_latent(y, size)
-        return crop_to(self.generate(z, snr_db, beta), size)
-
-    def forward(self, x: torch.Tensor, snr_db, beta=None, generator=None, return_latent: bool = False):
-        """``encode`` -> ``channel(s, snr_db, generator)`` -> ``decode`` at realism ``beta``."""
+    def forward(self, x: torch.Tensor, snr_db, beta=None, generator=None, return_latent: bool = False, *,
+                cbr=None, channel=None):
+        """``encode`` -> ``channel(s, snr_db, generator)`` -> ``decode`` at realism ``beta``
+        (``channel``: a channel module for this call instead of ``model.channel``)."""
         size = tuple(x.shape[-2:])
-        s = self.encode(x, snr_db)
-        y = self.channel(s, snr_db, generator=generator)
+        s = self.encode(x, snr_db, cbr)
+        y = (self.channel if channel is None else channel)(s, snr_db, generator=generator)
         z = self.received_latent(y, size)
         x_hat = crop_to(self.generate(z, snr_db, beta), size)
         return (x_hat, z) if return_latent else x_hat

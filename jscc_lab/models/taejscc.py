@@ -55,7 +55,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..channels import AWGN, cbr_label, complex_to_real, latent_channels, real_to_complex
-from .base import check_images
+from .base import check_images, check_size
 from .layers import crop_to, pad_to_multiple, snr_tensor
 from .perceptual import FiLM, beta_tensor
 from .taef2 import LATENT_CHANNELS, TAEF2Decoder, TAEF2Encoder, _Block, taef2
@@ -200,10 +200,17 @@ class TAEJSCC(nn.Module):
     ``model.downsample`` (16) describe that grid, as for
     :class:`~jscc_lab.models.base.JSCCModel`; the TAEF2 latent of :meth:`latent` is another
     thing (32 channels at 1/8).
-    ``encode(x, snr_db=None, cbr=None) -> s`` ``(N, k)`` complex64, ``k = cbr * 3 H W``, unit mean
-    power per image (never depends on ``beta``);
-    ``decode(y, snr_db=None, cbr=None, size=None, *, beta=None) -> x_hat``.
+    ``encode(x, snr_db=None, cbr=None) -> s`` ``(N, k)`` complex64, ``k = channel_uses(H, W, cbr)``,
+    unit mean power per image (never depends on ``beta``);
+    ``decode(y, snr_db=None, *, cbr=None, beta=None, size) -> x_hat`` (``size=(H, W)`` required).
+
+    CBR counting: ``k <= floor(cbr * 3 H W)``. On image sizes that are not multiples of 16 the
+    padded grid holds more symbols than that; the transmitter keeps the first ``k`` (channel-major
+    order, so the least important are dropped), normalises their power, and the receiver
+    zero-fills the rest (truncation, as :class:`~jscc_lab.models.base.JSCCModel` does).
     """
+
+    rate_adaptive = True
 
     #: the received symbol grid ``z_rx`` of ``forward(..., return_latent=True)``: channels, and
     #: image size / grid size (the discriminator of :mod:`jscc_lab.train_gan` is built from these)
@@ -245,7 +252,6 @@ class TAEJSCC(nn.Module):
         self._film_at = _decoder_stage_ends(self.ae_decoder) if decoder_film else []
         self.decoder_film = (nn.ModuleList([FiLM(cond_dim, self.ae_decoder[i].conv[-1].out_channels)
                                             for i in self._film_at]) if decoder_film else None)
-        self._last_size: tuple[int, int] | None = None
         self._latent_cache: list = []
 
     # ---- bookkeeping -------------------------------------------------------------------------
@@ -320,9 +326,27 @@ class TAEJSCC(nn.Module):
         return sorted(k for k in missing)
 
     def channel_uses(self, height: int, width: int, cbr=None) -> int:
-        """Complex channel uses ``k`` for a ``height x width`` image at ``cbr``."""
-        hp, wp = -(-height // _DOWN) * _DOWN, -(-width // _DOWN) * _DOWN
-        return self.symbol_channels(cbr) * (hp // _DOWN) * (wp // _DOWN) // 2
+        """Complex channel uses ``k`` actually sent for a ``height x width`` image at ``cbr``
+        (default ``default_cbr``): ``min(m h' w' / 2, floor(cbr * 3 H W))`` with ``h', w'`` the
+        padded 1/16 grid (the second term is smaller only off the 16-pixel grid: truncation)."""
+        m = self.symbol_channels(cbr)
+        hp, wp = -(-height // _DOWN), -(-width // _DOWN)
+        return min(m * hp * wp // 2, m * height * width // (2 * _DOWN ** 2))  # floor(m/1536 * 3HW)
+
+    def cbr_used(self, height: int, width: int, cbr=None) -> float:
+        """CBR actually used on a ``height x width`` image: ``channel_uses / (3 H W)``."""
+        return self.channel_uses(height, width, cbr) / (3 * height * width)
+
+    @staticmethod
+    def _kept_reals(m: torch.Tensor, size, grid) -> torch.Tensor | None:
+        """``(N,)`` reals sent per image (``2 k``) for symbol channels ``m`` on a ``grid`` ``(h, w)``
+        of an image of ``size`` ``(H, W)``; ``None`` when nothing is truncated (or no size)."""
+        if size is None:
+            return None
+        h, w = grid
+        full = m * (h * w)
+        kept = torch.minimum(full, 2 * ((m * (int(size[0]) * int(size[1]))) // (2 * _DOWN ** 2)))
+        return None if bool((kept == full).all()) else kept
 
     # ---- the pieces --------------------------------------------------------------------------
 
@@ -346,15 +370,21 @@ class TAEJSCC(nn.Module):
         self._latent_cache = (self._latent_cache + [(x, x._version, precision, z)])[-_LATENT_CACHE:]
         return z
 
-    def transmit_latent(self, z: torch.Tensor, snr: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    def transmit_latent(self, z: torch.Tensor, snr: torch.Tensor, m: torch.Tensor, size=None) -> torch.Tensor:
         """Latent ``(N, 32, h, w)`` -> symbols on the 1/16 grid ``(N, 128, h/2, w/2)`` with the
         channels beyond ``m`` (per image) zeroed and unit mean power over the sent ones (float32:
-        under bf16 autocast the power normalisation still runs in full precision)."""
+        under bf16 autocast the power normalisation still runs in full precision). ``size``
+        ``(H, W)``: the image's size; off the 16-pixel grid the reals beyond ``2 floor(cbr 3 H W)``
+        (channel-major order) are zeroed too, before the power normalisation."""
         u = F.pixel_unshuffle(z, 2)
         s = self.transmitter(u, self.tx_condition(snr, m)).float()
-        mask = self._mask(m, s)
+        kept = self._kept_reals(m, size, s.shape[-2:])
+        mask = self._mask(m, s, kept)
         s = s * mask
-        symbols = m.view(-1, 1, 1, 1).to(s.dtype) * s.shape[-2] * s.shape[-1] / 2  # 2 reals each
+        if kept is None:
+            symbols = m.view(-1, 1, 1, 1).to(s.dtype) * s.shape[-2] * s.shape[-1] / 2  # 2 reals each
+        else:
+            symbols = kept.clamp_min(1).view(-1, 1, 1, 1).to(s.dtype) / 2  # a tiny image may get none
         power = s.square().sum(dim=(1, 2, 3), keepdim=True) / symbols
         return s / power.clamp_min(1e-12).sqrt()
 
@@ -370,26 +400,31 @@ class TAEJSCC(nn.Module):
         return self.rx_condition(snr, m, beta)
 
     @staticmethod
-    def _mask(m: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    def _mask(m: torch.Tensor, like: torch.Tensor, kept: torch.Tensor | None = None) -> torch.Tensor:
+        """``(N, 128, h, w)`` 0/1 mask of what is sent: the first ``m`` channels, or (``kept``
+        given) the first ``kept`` reals in channel-major order."""
+        if kept is not None:
+            idx = torch.arange(like[0].numel(), device=like.device).view(1, *like.shape[1:])
+            return (idx < kept.view(-1, 1, 1, 1)).to(like.dtype)
         idx = torch.arange(_SLOTS, device=like.device).view(1, -1, 1, 1)
         return (idx < m.view(-1, 1, 1, 1)).to(like.dtype)
 
-    def _through_channel(self, s: torch.Tensor, snr_db, generator) -> torch.Tensor:
+    def _through_channel(self, s: torch.Tensor, snr_db, generator, channel=None) -> torch.Tensor:
         """Send the whole ``(N, 128, h, w)`` grid (zeros are not sent: the receiver masks them)."""
-        y = self.channel(real_to_complex(s), snr_db, generator=generator)
+        y = (self.channel if channel is None else channel)(real_to_complex(s), snr_db, generator=generator)
         return complex_to_real(y).reshape(s.shape)
 
-    def _transmit_receive(self, z: torch.Tensor, snr_db, cbr, generator, beta):
+    def _transmit_receive(self, z: torch.Tensor, snr_db, cbr, generator, beta, size=None, channel=None):
         """Latent ``(N, 32, h, w)`` -> ``(z_hat, z_rx, cond)``: the receiver's latent estimate (same
         shape), the received symbol grid ``(N, 128, h/2, w/2)`` (zero where nothing was sent) and
-        the receiver's conditioning vector."""
+        the receiver's conditioning vector. ``size``: the image size (truncation off the grid)."""
         n = z.shape[0]
         snr = snr_tensor(snr_db, n, z.device)
         m = self._channels_per_image(cbr, n, z.device)
         cond = self.receiver_condition(snr, m, self._betas(beta, n, z.device))
-        s = self.transmit_latent(z, snr, m)
-        r = self._through_channel(s, snr, generator)
-        r = r * self._mask(m, r)
+        s = self.transmit_latent(z, snr, m, size)
+        r = self._through_channel(s, snr, generator, channel)
+        r = r * self._mask(m, r, self._kept_reals(m, size, r.shape[-2:]))
         return self.receive_latent(r, cond, m), r, cond
 
     def latent_forward(self, z: torch.Tensor, snr_db, cbr=None, generator=None, beta=None) -> torch.Tensor:
@@ -405,19 +440,17 @@ class TAEJSCC(nn.Module):
         n = x.shape[0]
         snr = snr_tensor(self.default_snr_db if snr_db is None else snr_db, n, x.device)
         m = self._channels_per_image(cbr, n, x.device)
-        self._last_size = tuple(x.shape[-2:])
-        s = self.transmit_latent(self.latent(x), snr, m)
-        k = int(m[0]) * s.shape[-1] * s.shape[-2] // 2
+        s = self.transmit_latent(self.latent(x), snr, m, tuple(x.shape[-2:]))
+        k = self.channel_uses(*x.shape[-2:], cbr=cbr)
         return real_to_complex(s)[:, :k]  # unit mean power: transmit_latent normalised the sent part
 
-    def decode(self, y: torch.Tensor, snr_db=None, cbr=None, size: tuple[int, int] | None = None, *,
-               beta=None) -> torch.Tensor:
-        """Received symbols ``(N, k)`` -> images ``(N, 3, H, W)``; ``size`` defaults to the last
-        :meth:`encode`'s image size, ``cbr`` to ``default_cbr``, ``beta`` (``realism=True``
-        models) to ``default_beta``."""
-        size = size or self._last_size
-        if size is None:
-            raise ValueError("decode needs size=(H, W) of the image (no encode() call to take it from)")
+    def decode(self, y: torch.Tensor, snr_db=None, *, cbr=None, beta=None,
+               size: tuple[int, int] | None = None) -> torch.Tensor:
+        """Received symbols ``(N, k)``, ``k = channel_uses(H, W, cbr)`` -> images ``(N, 3, H, W)``;
+        ``size = (H, W)`` is required; ``cbr`` defaults to ``default_cbr``, ``beta``
+        (``realism=True`` models) to ``default_beta``. Symbols truncated at the transmitter are
+        zero-filled."""
+        size = check_size(size)
         n = y.shape[0]
         h, w = -(-size[0] // _DOWN), -(-size[1] // _DOWN)
         k = self.channel_uses(*size, cbr=cbr)
@@ -448,11 +481,13 @@ class TAEJSCC(nn.Module):
         return x_hat if self.training else x_hat.clamp(0, 1)
 
     def forward(self, x: torch.Tensor, snr_db, cbr=None, generator=None, *, beta=None,
-                return_latent: bool = False):
+                return_latent: bool = False, channel=None):
         """``encode`` -> ``channel(s, snr_db, generator)`` -> ``decode`` (at realism ``beta``);
-        ``cbr`` may be ``(N,)``. ``return_latent=True``: ``(x_hat, z_rx)`` (see the class)."""
+        ``cbr`` may be ``(N,)``. ``return_latent=True``: ``(x_hat, z_rx)`` (see the class).
+        ``channel``: a channel module for this call instead of ``model.channel``."""
         check_images(x)
-        z_hat, z_rx, cond = self._transmit_receive(self.latent(x), snr_db, cbr, generator, beta)
+        z_hat, z_rx, cond = self._transmit_receive(self.latent(x), snr_db, cbr, generator, beta,
+                                                   tuple(x.shape[-2:]), channel)
         x_hat = self._render(z_hat, tuple(x.shape[-2:]), cond)
         return (x_hat, z_rx) if return_latent else x_hat
 
