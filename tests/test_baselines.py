@@ -99,15 +99,15 @@ def test_hevc_chroma_444_and_cache_reuse(crop):
 def test_counted_bits_are_the_hevc_bitstream_plus_a_bpg_header():
     x = center_crop(sample_images(["astronaut"])[0], 256)
     cache = RateControlCache()
-    r = encode_to_budget(x, "hevc", 8_000, chroma="420", cache=cache)
+    r = encode_to_budget(x, "hevc", 12_000, chroma="420", cache=cache)
     stream = coded_bitstream(r.data[0])
     header = bpg_header(256, 256, len(stream))
     assert len(header) <= 12  # magic 4, format 2, then width, height and length as ue7 numbers
-    assert int(r.bits[0]) == 8 * (len(stream) + len(header)) <= 8_000
+    assert int(r.bits[0]) == 8 * (len(stream) + len(header)) <= 12_000
     assert r.sent[0] == header + stream and r.sent[0][:4] == b"BPG\xfb"
     # the HEIF container costs ~270 bytes more: counting it leaves far less for the picture
-    whole = encode_to_budget(x, "hevc", 8_000, chroma="420", cache=cache, count="file")
-    assert int(whole.bits[0]) == 8 * len(whole.data[0])
+    whole = encode_to_budget(x, "hevc", 12_000, chroma="420", cache=cache, count="file")
+    assert whole.fits[0] and int(whole.bits[0]) == 8 * len(whole.data[0])
     assert len(whole.data[0]) - len(coded_bitstream(whole.data[0])) > 200
     assert whole.quality[0] < r.quality[0]
     assert psnr(x, r.x_hat)[0] > psnr(x, whole.x_hat)[0] + 0.5
