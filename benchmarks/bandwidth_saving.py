@@ -60,7 +60,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import inspect
 import json
 import math
 import sys
@@ -85,6 +84,7 @@ from jscc_lab.evaluate import (
 )
 from jscc_lab.metrics import higher_is_better, psnr
 from jscc_lab.models import perceptual as _perceptual  # noqa: F401  (registers "perceptual")
+from jscc_lab.systems import ModelSystem, as_system
 
 DEFAULT_OURS = "perceptual-awgn-cbr1_48"
 ADJSCC_NAME = "adjscc-psnr-awgn-cbr1_{}"
@@ -96,7 +96,7 @@ LABELS = {"adjscc": "PSNR deep JSCC (ADJSCC)", "psnr-model": "PSNR model",
 #: the setup a --rows-from file must share with the command line (besides its images)
 SETUP_KEYS = ("ours", "snr", "seed")
 #: row keys that are not metric values
-ROW_KEYS = ("system", "cbr", "snr_db", "beta", "image")
+ROW_KEYS = ("system", "cbr", "cbr_used", "snr_db", "beta", "image")
 #: colour and grid diagnostics stored in every row (cheap, pixel-level; not used for savings)
 DIAGNOSTICS = ("bias_r", "bias_g", "bias_b", "chroma_ratio", "grid")
 #: relative fall of DISTS and LPIPS-vgg from beta 0 to beta 1 that makes the realism knob "real"
@@ -209,53 +209,46 @@ def _load(name_or_path: str):
         raise SystemExit(str(err)) from None
 
 
-def _is_rate_adaptive(model) -> bool:
-    return getattr(model, "cbrs", None) is not None
-
-
 def _cbrs_text(cbrs) -> str:
     return ", ".join(cbr_label(c) for c in cbrs)
 
 
-def model_system(models: Mapping, label: str):
-    """``(system, cbrs)`` for :func:`jscc_lab.evaluate.sweep` from ``{name: model}``.
+def model_system(models: Mapping, label: str) -> tuple[ModelSystem, list[float]]:
+    """``(system, cbrs)`` for :func:`jscc_lab.evaluate.sweep` from ``{name: model}``: a
+    :class:`~jscc_lab.systems.ModelSystem` and the CBRs it serves, ascending.
 
-    One rate-adaptive model (``model.cbrs``) is the system itself with its CBRs; otherwise each
-    model has one CBR (``model.cbr``) and the system is ``{cbr: model}``. CBRs come from the
-    models only, ascending; two models at the same CBR, or a rate-adaptive model among others,
-    are refused (``label`` names the option in the message).
+    One rate-adaptive model (``model.rate_adaptive``, ``model.cbrs``) serves its CBRs; otherwise
+    each model has one CBR (``model.cbr``) and the system is the zoo ``{cbr: model}``. CBRs come
+    from the models' declared attributes only; two models at the same CBR, or a rate-adaptive
+    model among others, are refused (``label`` names the option in the message).
     """
     if not models:
         raise SystemExit(f"{label}: no model given")
     if len(models) == 1:
         ((name, model),) = models.items()
-        if _is_rate_adaptive(model):
-            return model, sorted(float(c) for c in model.cbrs)
-    adaptive = [n for n, m in models.items() if _is_rate_adaptive(m)]
+        if getattr(model, "rate_adaptive", False):
+            system = ModelSystem(model, name=name)
+            return system, list(system.cbrs)
+    adaptive = [n for n, m in models.items() if getattr(m, "rate_adaptive", False)]
     if adaptive:
         raise SystemExit(f"{label}: {adaptive[0]} is rate-adaptive; give it alone, or single-CBR checkpoints")
     table: dict[float, tuple[str, object]] = {}
     for name, model in models.items():
-        if getattr(model, "cbr", None) is None:
-            raise SystemExit(f"{label}: {name} has neither .cbrs nor .cbr")
-        c = float(model.cbr)
+        try:
+            (c,) = ModelSystem(model).cbrs
+        except ValueError:
+            raise SystemExit(f"{label}: {name} has neither .cbrs nor .cbr") from None
         same = next((other for k, (other, _) in table.items() if math.isclose(k, c, rel_tol=1e-9)), None)
         if same is not None:
             raise SystemExit(f"{label}: {same} and {name} both have CBR {cbr_label(c)}; give one checkpoint per CBR")
         table[c] = (name, model)
-    return {c: table[c][1] for c in sorted(table)}, sorted(table)
+    system = ModelSystem({c: table[c][1] for c in sorted(table)}, name=label)
+    return system, list(system.cbrs)
 
 
 def _realism(system) -> bool:
-    """Whether the model(s) take a realism weight ``beta`` (``model.realism`` where the model
-    says, else a ``beta`` argument of its ``forward``)."""
-    model = next(iter(system.values())) if isinstance(system, Mapping) else system
-    if isinstance(getattr(model, "realism", None), bool):
-        return model.realism
-    try:
-        return "beta" in inspect.signature(model.forward).parameters
-    except (TypeError, ValueError):
-        return False
+    """Whether the system (or model) takes a realism weight ``beta``: its declared ``realism``."""
+    return as_system(system).realism
 
 
 def select_cbrs(available, wanted, label: str = "--cbrs") -> list[float]:
@@ -287,7 +280,7 @@ def _references(args) -> dict:
                 models = {path: _load(path) for _, path in files}
                 systems[ref], _ = model_system(models, "--adjscc-checkpoint")
                 wrong = [f"{c}={path} (its model has CBR {cbr_label(models[path].cbr)})" for c, path in files
-                         if getattr(models[path], "cbr", None) is not None
+                         if not models[path].rate_adaptive
                          and not math.isclose(float(Fraction(c)), float(models[path].cbr), rel_tol=1e-9)]
                 if wrong:
                     raise SystemExit(f"--adjscc-checkpoint: {', '.join(wrong)}")
@@ -554,7 +547,7 @@ def main(argv=None) -> int:
             rows += sweep(system, images, [args.snr], metrics=metrics, cbrs=cbrs, name=ref, seed=args.seed)
 
     shown = [m for m in metrics if all(m in r for r in rows)]  # rows of an older --json may lack some
-    print(format_table(summarize(rows), columns=["system", "cbr", "snr_db", "beta", "n", *shown]))
+    print(format_table(summarize(rows), columns=["system", "cbr", "cbr_used", "snr_db", "beta", "n", *shown]))
     print()
     knob = realism_table(rows, ours_cbrs, list(dict.fromkeys(["psnr", *args.metrics])), args.beta) \
         if realism and args.beta > 0 else []

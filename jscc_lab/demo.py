@@ -3,6 +3,10 @@ PSNR-optimised and perceptual deep JSCC models, the separate-coding baseline (HE
 Shannon-capacity bit budget) and uncoded analog transmission, over AWGN at a few SNRs; print a
 metrics table and save a figure of the reconstructions.
 
+Every system runs through :func:`jscc_lab.systems.transmit` with the seeding rule of
+:func:`jscc_lab.systems.noise_generator` (image ``i`` of the crops is image number ``i``), so a
+sweep of the same model, image and SNR gives the same reconstruction.
+
 Under ``JSCC_LAB_QUICK=1`` it uses smaller crops, one SNR and PSNR + LPIPS only (under a minute
 on a laptop CPU).
 """
@@ -10,46 +14,51 @@ on a laptop CPU).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
 from . import pretrained, settings
-from .analog import analog_transmit
-from .channels import AWGN
 from .data import center_crop, sample_images
 from .metrics import evaluate
-from .precision import autocast, check_amp, choose_amp
+from .precision import check_amp, choose_amp
+from .systems import AnalogSystem, ModelSystem, SeparateSystem, System, transmit
 
 DEFAULT_SNRS_DB = (0.0, 10.0, 20.0)
 DEMO_CBR = "1_48"
 
 
-def _systems(cbr_tag: str, bf16: bool = False) -> dict:
-    """``{label: callable(x, snr_db, generator) -> x_hat}`` for every system the demo shows;
-    ``bf16``: the deep JSCC models run under bf16 autocast (their ``x_hat`` is float32 all the same)."""
-    from .baselines import separate_transmit
+class DemoSystem(NamedTuple):
+    """One row group of the demo's table: a system, the CBR it is run at, its realism weight."""
 
-    def run_model(model, x, snr, g, kwargs):
-        with autocast(x.device, bf16):
-            return model(x, snr, generator=g, **kwargs).float()
+    system: System
+    cbr: float
+    beta: float | None = None
 
+
+def _systems(cbr_tag: str) -> dict[str, DemoSystem]:
+    """``{label: DemoSystem}`` for every system the demo shows (``cbr_tag`` such as ``"1_48"``)."""
     cbr = 1 / int(cbr_tag.split("_")[1])
     systems = {}
-    for label, name, kwargs in (
-            (f"PSNR deep JSCC on TAEF2 (CBR 1/{round(1 / cbr)})", "taejscc-psnr-awgn", {"cbr": cbr}),
-            (f"perceptual deep JSCC on TAEF2, β = 1 (CBR 1/{round(1 / cbr)})", "taejscc-perceptual-awgn",
-             {"cbr": cbr, "beta": 1.0})):
+    for label, name, beta in (
+            (f"PSNR deep JSCC on TAEF2 (CBR 1/{round(1 / cbr)})", "taejscc-psnr-awgn", None),
+            (f"perceptual deep JSCC on TAEF2, β = 1 (CBR 1/{round(1 / cbr)})", "taejscc-perceptual-awgn", 1.0)):
         if name not in pretrained.available():
             raise FileNotFoundError(
                 f"checkpoint {name!r} is not in {pretrained.CHECKPOINT_DIR}; the demo needs the "
                 "shipped checkpoints of a source checkout (git clone, then pip install -e .)"
             )
-        model = pretrained.load(name)
-        systems[label] = lambda x, snr, g, m=model, kw=kwargs: run_model(m, x, snr, g, kw)
-    systems[f"HEVC + capacity (CBR 1/{round(1 / cbr)})"] = lambda x, snr, g: separate_transmit(
-        x, codec="hevc", cbr=cbr, snr_db=snr, channel_code="capacity").x_hat
-    systems["analog, uncoded (CBR 1/2)"] = lambda x, snr, g: analog_transmit(x, snr, AWGN(), g)
+        systems[label] = DemoSystem(ModelSystem(pretrained.load(name), name=name), cbr, beta)
+    systems[f"HEVC + capacity (CBR 1/{round(1 / cbr)})"] = DemoSystem(SeparateSystem("hevc", "capacity"), cbr)
+    systems["analog, uncoded (CBR 1/2)"] = DemoSystem(AnalogSystem(), 0.5)
     return systems
+
+
+def reconstruct(entry: DemoSystem, x: torch.Tensor, snr_db: float, seed: int = 0, bf16: bool = False) -> torch.Tensor:
+    """``x_hat`` ``(N, 3, H, W)`` of the demo's ``entry`` for images ``x`` (image ``i`` is image
+    number ``i``), through :func:`jscc_lab.systems.transmit`: the same noise, and so the same
+    numbers, as :func:`jscc_lab.evaluate.sweep` and the explorer give for these inputs."""
+    return transmit(entry.system, x, snr_db, entry.cbr, beta=entry.beta, seed=seed, bf16=bf16)
 
 
 @torch.inference_mode()
@@ -74,14 +83,14 @@ def run_demo(out_dir="jscc_lab_demo", snrs_db=None, seed: int = 0, amp: str = "a
     x = torch.cat([center_crop(im, crop) for im in sample_images()])
     bf16, reason = choose_amp(torch.device("cpu"), amp)
     print(f"deep JSCC models: {reason}")
-    systems = _systems(DEMO_CBR, bf16)
+    systems = _systems(DEMO_CBR)
 
     results, shown, titles = {}, [], []
     for snr in snrs_db:  # one row of the figure per SNR: the cliff of separate coding shows
         shown.append(x[:1])
         titles.append(f"original ({snr:g} dB row)")
-        for label, run in systems.items():
-            x_hat = run(x, snr, torch.Generator().manual_seed(seed))
+        for label, entry in systems.items():
+            x_hat = reconstruct(entry, x, snr, seed=seed, bf16=bf16)
             scores = evaluate(x, x_hat.clamp(0, 1), metrics=metrics)
             results[(label, snr)] = {k: v.mean().item() for k, v in scores.items()}
             shown.append(x_hat[:1])

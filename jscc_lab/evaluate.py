@@ -1,6 +1,7 @@
 """Sweeps over SNR x CBR for any system, result tables, and bandwidth saving at matched quality.
 
-A *system* is anything that turns images into reconstructions over a channel:
+A *system* is anything that turns images into reconstructions over a channel (see
+:mod:`jscc_lab.systems`, which every input below becomes):
 
 * a JSCC model ``model(x, snr_db, generator=None) -> x_hat`` (its CBR is ``model.cbr``);
   realism-conditioned models also get ``beta=`` when :func:`sweep` is given betas;
@@ -13,8 +14,9 @@ A *system* is anything that turns images into reconstructions over a channel:
 :func:`sweep` returns one row (a dict) **per image** and operating point, so that confidence
 intervals can be bootstrapped over images; :func:`summarize` averages rows into a table and
 :func:`format_table` prints it; :func:`reconstruct` gives back the images behind chosen rows
-(for figures). Channel noise is seeded per ``(seed, image, SNR)``: every system
-sees the same noise realisations (common random numbers), which makes comparisons sharper.
+(for figures). Channel noise is seeded per ``(seed, image, SNR)`` by
+:func:`jscc_lab.systems.noise_generator`: every system sees the same noise realisations (common
+random numbers), which makes comparisons sharper, and the explorer and the demo draw the same.
 
 :func:`bandwidth_saving` answers the question of the perceptual JSCC paper: at CBR ``r`` our
 system reaches mean quality ``q``; what CBR does a reference system need to reach ``q``? Its
@@ -34,8 +36,6 @@ Example
 
 from __future__ import annotations
 
-import contextlib
-import inspect
 import json
 import math
 import numbers
@@ -46,6 +46,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+
+from .systems import SeparateSystem, System, as_system, transmit
 
 __all__ = [
     "sweep",
@@ -84,112 +86,32 @@ def _as_image_list(images) -> list[torch.Tensor]:
     return out
 
 
-def _image_seed(seed: int, image: int, snr_db: float) -> int:
-    return (int(seed) * 1_000_003 + int(image) * 7919 + int(round(float(snr_db) * 1000))) % (2**63 - 1)
+def _plan(system, cbrs) -> tuple[System, list[float]]:
+    """``(system, [cbr, ...])`` to run for ``system`` at ``cbrs`` (see :func:`sweep`): the
+    :class:`~jscc_lab.systems.System` and the CBRs it serves that were asked for (all of them
+    for ``cbrs=None``)."""
+    if isinstance(system, nn.Module) and not getattr(system, "rate_adaptive", False) and cbrs is not None:
+        raise ValueError("a single model has one CBR (model.cbr); pass a mapping {cbr: model} "
+                         "or a rate-adaptive model (model.cbrs) to sweep CBRs")
+    if not isinstance(system, (System, nn.Module, Mapping)) and not callable(system):
+        raise TypeError(f"system must be a model, a callable or a mapping {{cbr: system}}, got {type(system).__name__}")
+    sys_ = as_system(system)
+    if cbrs is None:
+        if sys_.cbrs is None:
+            raise ValueError("a callable system needs cbrs=[...] to evaluate at")
+        return sys_, list(sys_.cbrs)
+    return sys_, [sys_.check_cbr(c) for c in cbrs]
 
 
-def _accepts(fn, name: str) -> bool:
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-
-
-def _run(system, x: torch.Tensor, snr_db: float, cbr: float, beta, generator) -> torch.Tensor:
-    if isinstance(system, nn.Module):
-        kwargs = {"generator": generator}
-        if beta is not None:
-            kwargs["beta"] = beta
-        out = system(x, snr_db, **kwargs)
-    else:
-        kwargs = {"generator": generator} if _accepts(system, "generator") else {}
-        if beta is not None:
-            kwargs["beta"] = beta
-        out = system(x, snr_db, cbr, **kwargs)
-    if isinstance(out, Mapping):
-        out = out["x_hat"]
-    elif not isinstance(out, torch.Tensor) and hasattr(out, "x_hat"):
-        out = out.x_hat
-    if not isinstance(out, torch.Tensor) or out.shape != x.shape:
-        raise ValueError(f"the system returned {getattr(out, 'shape', type(out))}; expected x_hat of shape {tuple(x.shape)}")
-    return out.detach().float().clamp(0, 1)
-
-
-def _cbr_of(system) -> float:
-    cbr = getattr(system, "cbr", None)
-    if cbr is None:
-        raise ValueError("a callable system has no .cbr: pass cbrs=[...] (or a mapping {cbr: system})")
-    return float(cbr)
-
-
-def _device_of(fn, device=None) -> torch.device:
-    if device is not None:
-        return torch.device(device)
-    params = next(fn.parameters(), None) if isinstance(fn, nn.Module) else None
-    return params.device if params is not None else torch.device("cpu")
-
-
-@contextlib.contextmanager
-def _eval_mode(fn):
-    """A model in eval mode for the block, back in training mode after if it was; other
-    systems unchanged."""
-    was_training = isinstance(fn, nn.Module) and fn.training
-    if isinstance(fn, nn.Module):
-        fn.eval()
-    try:
-        yield
-    finally:
-        if was_training:
-            fn.train()
-
-
-def _reconstruct(fn, x, snr_db, cbr, beta, image: int, seed: int, device, bf16: bool = False) -> torch.Tensor:
-    """``x_hat`` (float32, on the CPU) of image number ``image`` as :func:`sweep` computes it: its
-    noise depends on ``(seed, image, snr_db)`` only. ``bf16``: a model runs under bf16 autocast
-    (other systems, e.g. separate coding, always run as they are)."""
-    from .precision import autocast
-
-    g = torch.Generator(device=device).manual_seed(_image_seed(seed, image, snr_db))
-    with torch.no_grad(), autocast(device, bf16 and isinstance(fn, nn.Module)):
-        return _run(fn, x.to(device), float(snr_db), cbr, beta, g).cpu()
-
-
-def _precision(plan, device, amp: str) -> dict:
-    """``{device: use_bf16}`` of :func:`jscc_lab.precision.choose_amp` for every device the
-    models of ``plan`` run on (``amp`` checked before any work)."""
+def _precision(system: System, device, amp: str) -> bool:
+    """Whether the deep models of ``system`` run under bf16 autocast on ``device``
+    (:func:`jscc_lab.precision.choose_amp`; ``amp`` checked before any work)."""
     from .precision import check_amp, choose_amp
 
     check_amp(amp)
-    devices = {_device_of(fn, device) for _, fn in plan if isinstance(fn, nn.Module)}
-    return {d: choose_amp(d, amp)[0] for d in devices}
-
-
-def _plan(system, cbrs) -> list[tuple[float, object]]:
-    """``[(cbr, model_or_callable), ...]`` to run for ``system`` at ``cbrs`` (see :func:`sweep`)."""
-    if isinstance(system, Mapping):
-        table = {float(k): v for k, v in system.items()}
-        wanted = sorted(table) if cbrs is None else [float(c) for c in cbrs]
-        missing = [c for c in wanted if not any(math.isclose(c, k, rel_tol=1e-9) for k in table)]
-        if missing:
-            raise ValueError(f"cbrs {missing} are not among the mapping's CBRs {sorted(table)}")
-        return [(c, next(v for k, v in table.items() if math.isclose(c, k, rel_tol=1e-9))) for c in wanted]
-    elif isinstance(system, nn.Module) and getattr(system, "cbrs", None) is not None:
-        from .models import AtCBR  # a rate-adaptive model: sweep its CBRs (all, or those asked)
-
-        wanted = system.cbrs if cbrs is None else [float(c) for c in cbrs]
-        return [(float(c), AtCBR(system, c)) for c in wanted]
-    elif isinstance(system, nn.Module):
-        if cbrs is not None:
-            raise ValueError("a single model has one CBR (model.cbr); pass a mapping {cbr: model} "
-                             "or a rate-adaptive model (model.cbrs) to sweep CBRs")
-        return [(_cbr_of(system), system)]
-    elif callable(system):
-        if not cbrs:
-            raise ValueError("a callable system needs cbrs=[...] to evaluate at")
-        return [(float(c), system) for c in cbrs]
-    else:
-        raise TypeError(f"system must be a model, a callable or a mapping {{cbr: system}}, got {type(system).__name__}")
+    if not system.autocast:
+        return False
+    return choose_amp(torch.device(device) if device is not None else system.device, amp)[0]
 
 
 def sweep(system, images, snrs_db: Sequence[float], metrics: Sequence[str] = ("psnr", "lpips"),
@@ -197,57 +119,62 @@ def sweep(system, images, snrs_db: Sequence[float], metrics: Sequence[str] = ("p
           name: str = "system", seed: int = 0, device=None, amp: str = "auto") -> list[dict]:
     """Evaluate ``system`` on ``images`` at every SNR (x CBR x realism ``beta``), per image.
 
+    Every reconstruction is made by :func:`jscc_lab.systems.transmit` (the one way the explorer
+    and the demo run a system too): image ``i`` gets the noise of
+    :func:`jscc_lab.systems.noise_generator` ``(seed, i, snr_db)``.
+
     Input
     -----
-    system : a model, a callable ``fn(x, snr_db, cbr)`` or a mapping ``{cbr: model_or_callable}``
-        (see the module docstring).
+    system : a :class:`~jscc_lab.systems.System`, a model, a callable ``fn(x, snr_db, cbr)`` or a
+        mapping ``{cbr: model_or_callable}`` (see the module docstring).
     images : ``(N, 3, H, W)`` in ``[0, 1]`` or a list of such tensors (sizes may differ, e.g.
         Kodak's portrait images); each image is sent on its own with its own seeded noise.
     snrs_db : channel SNRs in dB.
     metrics : names known to :func:`jscc_lab.metrics.evaluate` (``"psnr"``, ``"ms_ssim"``,
         ``"lpips"``, ``"lpips_vgg"``, ``"dists"``, ...).
-    cbrs : CBRs to evaluate: required for a plain callable, a subset of the keys for a mapping
-        or of a rate-adaptive model's ``model.cbrs`` (``None``: all of them), ``None`` for a
-        single-CBR model (its own CBR).
-    betas : realism weights to sweep for realism-conditioned models (``None`` = the model's
-        default; plain models must use ``(None,)``).
+    cbrs : CBRs to evaluate: required for a system that serves any CBR (a plain callable,
+        separate coding), a subset of the system's ``cbrs`` otherwise (``None``: all of them);
+        ``None`` for a single-CBR model (its own CBR).
+    betas : realism weights to sweep for realism-conditioned systems (``None`` = the model's
+        default; systems without a realism input must use ``(None,)``).
     name : value of the ``"system"`` column.
     seed : noise seed; noise depends on ``(seed, image index, SNR)`` only.
     device : where to run (default: the model's device, else CPU).
     amp : precision of the models: ``"auto"`` (bf16 autocast where
-        :func:`jscc_lab.precision.choose_amp` finds it measurably faster, else fp32), ``"bf16"``
-        or ``"none"`` (fp32). Metrics are always computed in fp32, on fp32 reconstructions.
+        :func:`jscc_lab.precision.choose_amp` finds it measurably faster), ``"bf16"`` or
+        ``"none"`` (fp32). Metrics are always computed in fp32, on fp32 reconstructions.
 
     Output
     ------
-    List of rows ``{"system", "cbr", "snr_db", "beta", "image", <metric>: float, ...}``, one per
-    image and operating point, in the order CBR, SNR, beta, image.
+    List of rows ``{"system", "cbr", "cbr_used", "snr_db", "beta", "image", <metric>: float, ...}``,
+    one per image and operating point, in the order CBR, SNR, beta, image. ``cbr`` is the
+    operating point asked for, ``cbr_used`` the CBR the system actually used on that image
+    (symbols sent / ``3 H W``, at most ``cbr``).
     """
     from .metrics import Scorer
 
     if isinstance(metrics, str):
         metrics = (metrics,)
     score = Scorer(metrics, max_bytes=2**31)  # each original's LPIPS/DISTS features once
-    plan = _plan(system, cbrs)
+    system, plan = _plan(system, cbrs)
     for snr in snrs_db:
         if isinstance(snr, bool) or not isinstance(snr, numbers.Real) or not math.isfinite(snr):
             raise ValueError(f"snrs_db must be finite numbers (dB), got {snr!r}")
     xs = _as_image_list(images)
-    bf16 = _precision(plan, device, amp)
+    bf16 = _precision(system, device, amp)
     rows = []
-    for cbr, fn in plan:
-        dev = _device_of(fn, device)
-        with _eval_mode(fn):
-            for snr in snrs_db:
-                for beta in betas:
-                    x_hats = [_reconstruct(fn, x, snr, cbr, beta, i, seed, dev, bf16.get(dev, False))
-                              for i, x in enumerate(xs)]
-                    for i, (x, x_hat) in enumerate(zip(xs, x_hats)):
-                        scores = score(x.cpu(), x_hat)  # x_hat is on the CPU already
-                        row = {"system": name, "cbr": cbr, "snr_db": float(snr),
-                               "beta": None if beta is None else float(beta), "image": i}
-                        row.update({m: float(scores[m][0]) for m in metrics})
-                        rows.append(row)
+    for cbr in plan:
+        used = [system.cbr_used(x.shape[-2], x.shape[-1], cbr) for x in xs]
+        for snr in snrs_db:
+            for beta in betas:
+                x_hats = [transmit(system, x, snr, cbr, beta=beta, seed=seed, image=i, device=device, bf16=bf16)
+                          for i, x in enumerate(xs)]
+                for i, (x, x_hat) in enumerate(zip(xs, x_hats)):
+                    scores = score(x.cpu(), x_hat)  # x_hat is on the CPU already
+                    row = {"system": name, "cbr": cbr, "cbr_used": used[i], "snr_db": float(snr),
+                           "beta": None if beta is None else float(beta), "image": i}
+                    row.update({m: float(scores[m][0]) for m in metrics})
+                    rows.append(row)
     return rows
 
 
@@ -262,7 +189,7 @@ def reconstruct(system, images, snr_db: float, cbr: float | None = None, beta: f
         numbers and hence the noise realisations match).
     snr_db : one channel SNR in dB.
     cbr : the operating point of a mapping, callable or rate-adaptive system (``None`` for a
-        single-CBR model: its own).
+        single-CBR system: its own).
     beta : realism weight of a realism-conditioned model (``None`` = its default).
     indices : image numbers (the ``"image"`` column of the rows) to reconstruct; default all.
 
@@ -271,42 +198,35 @@ def reconstruct(system, images, snr_db: float, cbr: float | None = None, beta: f
     List of ``(1, 3, H, W)`` CPU tensors in ``[0, 1]``, one per index, equal to what
     :func:`sweep` computed for those rows.
     """
-    if isinstance(system, nn.Module) and getattr(system, "cbrs", None) is not None:
-        if cbr is None:
-            raise ValueError(f"pass cbr= for a rate-adaptive model (one of {system.cbrs})")
-    elif isinstance(system, nn.Module):
-        if cbr is not None and not math.isclose(float(cbr), _cbr_of(system), rel_tol=1e-9):
-            raise ValueError(f"the model's CBR is {_cbr_of(system)}, not {cbr}")
-        cbr = None
-    elif cbr is None and not (isinstance(system, Mapping) and len(system) == 1):
-        raise ValueError("pass cbr= for a mapping or a callable system")
-    ((cbr, fn),) = _plan(system, None if cbr is None else [cbr])
+    sys_ = as_system(system)
+    if cbr is None:
+        if sys_.cbrs is None or len(sys_.cbrs) != 1:
+            raise ValueError("pass cbr= for a mapping, a callable or a rate-adaptive system"
+                             + (f" (one of {list(sys_.cbrs)})" if sys_.cbrs else ""))
+        cbr = sys_.cbrs[0]
+    elif isinstance(system, nn.Module) and not getattr(system, "rate_adaptive", False):
+        if not math.isclose(float(cbr), sys_.cbrs[0], rel_tol=1e-9):
+            raise ValueError(f"the model's CBR is {sys_.cbrs[0]}, not {cbr}")
+    cbr = sys_.check_cbr(cbr)
     xs = _as_image_list(images)
     indices = range(len(xs)) if indices is None else list(indices)
     bad = [i for i in indices if not 0 <= i < len(xs)]
     if bad:
         raise ValueError(f"indices {bad} are outside the {len(xs)} images")
-    dev = _device_of(fn, device)
-    bf16 = _precision([(cbr, fn)], device, amp).get(dev, False)
-    with _eval_mode(fn):
-        return [_reconstruct(fn, xs[i], snr_db, cbr, beta, i, seed, dev, bf16) for i in indices]
+    bf16 = _precision(sys_, device, amp)
+    return [transmit(sys_, xs[i], snr_db, cbr, beta=beta, seed=seed, image=i, device=device, bf16=bf16)
+            for i in indices]
 
 
-def separate_coding(codec: str = "hevc", channel_code: str = "capacity", **kwargs):
-    """A separate source-channel coding baseline as a sweep system ``fn(x, snr_db, cbr)``.
+def separate_coding(codec: str = "hevc", channel_code: str = "capacity", **kwargs) -> SeparateSystem:
+    """A separate source-channel coding baseline as a sweep system
+    (:class:`~jscc_lab.systems.SeparateSystem`, called ``system(x, snr_db, cbr, generator=None)``).
 
     Wraps :func:`jscc_lab.baselines.separate_transmit` (``codec`` ``"hevc"`` = the BPG
     stand-in; ``channel_code`` ``"capacity"`` = ideal code at the Shannon bound, ``"ldpc"`` = 5G
     LDPC with the best MCS per image); ``kwargs`` go to it (e.g. ``mcs=``, ``channel=``).
     """
-    from .baselines import separate_transmit
-
-    def system(x, snr_db, cbr, generator=None):
-        return separate_transmit(x, codec=codec, cbr=cbr, snr_db=snr_db, channel_code=channel_code,
-                                 generator=generator, **kwargs).x_hat
-
-    system.__name__ = f"{codec}+{channel_code}"
-    return system
+    return SeparateSystem(codec, channel_code, **kwargs)
 
 
 def summarize(rows: Sequence[dict], by: Sequence[str] = ("system", "cbr", "snr_db", "beta")) -> list[dict]:

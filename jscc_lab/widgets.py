@@ -23,7 +23,6 @@ import torch
 
 from .channels import cbr_label
 from .data import to_image
-from .precision import autocast
 from .user_study import ATTENTION, ResultsFile, Trial, make_trials
 
 __all__ = ["user_study", "UserStudy", "explorer", "explorer_app", "Explorer", "png_bytes",
@@ -472,43 +471,46 @@ class Explorer:
 
         return AWGN() if name == "AWGN" else RayleighFading("block")
 
+    def _image_number(self, view: _View) -> int:
+        """The image's number for the seeding rule: its position in the image list."""
+        return list(self.images).index(view.image)
+
     def reconstruct(self, system: str, view: _View | None = None) -> torch.Tensor | None:
-        """The reconstruction of ``system`` (a panel name) at ``view`` (default: the current
-        controls), or ``None`` without a checkpoint for it."""
+        """The reconstruction ``(1, 3, side, side)`` of ``system`` (a panel name) at ``view``
+        (default: the current controls), or ``None`` without a checkpoint for it.
+
+        Run by :func:`jscc_lab.systems.transmit` with the noise of
+        :func:`jscc_lab.systems.noise_generator` ``(seed, image number, snr)`` (the image number
+        is its position in ``images``): :func:`jscc_lab.evaluate.sweep` of the same model on the
+        same crop gives the same ``x_hat``."""
+        from .systems import ModelSystem, transmit
+
         view = self.view() if view is None else view
         x, cbr, snr = self._image(view), view.cbr, view.snr
-        base = (view.image, view.image_id, view.side, cbr, snr, view.channel)
         if system == "original":
             return x
-
-        def generator():
-            return torch.Generator().manual_seed(self.seed * 1000 + int(snr * 10))
-
         if system == "HEVC + capacity":
             return self._separate(view)[0]
         kind = "psnr" if system.startswith("PSNR") else "perceptual"
         model = self.models.get((kind, cbr))
         if model is None:
             return None
-        with torch.inference_mode(), autocast(self.device, self.amp):
-            s = self._cached((kind, "s") + base[:5], lambda: model.encode(x, snr))
-            y = self._cached((kind, "y") + base,
-                             lambda: self._channel(view.channel)(s, snr, generator=generator()))
-            if kind == "perceptual":
-                return self._cached((kind, "x", view.beta) + base, lambda: model.decode(
-                    y, snr, size=tuple(x.shape[-2:]), beta=view.beta).float())
-            return self._cached((kind, "x") + base, lambda: model.decode(y, snr, size=tuple(x.shape[-2:])).float())
+        sent = ModelSystem(model, channel=self._channel(view.channel))
+        beta = view.beta if sent.realism else None
+        key = (kind, "x", beta, view.image, view.image_id, view.side, cbr, snr, view.channel)
+        return self._cached(key, lambda: transmit(sent, x, snr, cbr, beta=beta, seed=self.seed,
+                                                  image=self._image_number(view), device=self.device,
+                                                  bf16=self.amp))
 
     def _separate(self, view: _View) -> tuple[torch.Tensor, str]:
         """Separate coding at ``view``: ``(x_hat, reason)``, ``reason`` ``""`` or why the image
-        was lost (``"budget"``, ``"outage"``, ``"decoding"``); cached."""
-        from .baselines import separate_transmit
+        was lost (``"budget"``, ``"outage"``, ``"decoding"``); cached. Noise by the seeding rule."""
+        from .systems import SeparateSystem, noise_generator
 
         def run():
-            g = torch.Generator().manual_seed(self.seed * 1000 + int(view.snr * 10))  # as the models
-            result = separate_transmit(self._image(view), codec="hevc", cbr=view.cbr, snr_db=view.snr,
-                                       channel=self._channel(view.channel), channel_code="capacity",
-                                       generator=g)
+            g = noise_generator(self.seed, self._image_number(view), view.snr)
+            result = SeparateSystem("hevc", "capacity", channel=self._channel(view.channel)).result(
+                self._image(view), view.snr, view.cbr, generator=g)
             return result.x_hat, result.reason[0] if bool(result.failed[0]) else ""
 
         return self._cached(("separate", view.image, view.image_id, view.side, view.cbr, view.snr,

@@ -143,7 +143,9 @@ def test_json_writer_gives_valid_json_with_numeric_savings_and_labelled_bounds(b
 def test_cbrs_of_a_rate_adaptive_model(bench):
     model = TAEJSCC(width=8, blocks=1, pretrained=False, cbrs=("1/48", "1/12"))
     system, cbrs = bench.model_system({"taejscc-cbr1_96": model}, "--ours")  # the name says nothing
-    assert system is model and cbrs == [pytest.approx(1 / 48), pytest.approx(1 / 12)]
+    assert cbrs == [pytest.approx(1 / 48), pytest.approx(1 / 12)] == list(system.cbrs)
+    assert all(system.model_at(c) is model for c in cbrs)
+    assert system.cbr_used(321, 481, 1 / 48) == 9650 / (3 * 321 * 481)  # counted: floor(cbr * 3HW)
     assert bench.select_cbrs(cbrs, []) == cbrs
     assert bench.select_cbrs(cbrs, ["1/12", "1/12"]) == [cbrs[1]]
     with pytest.raises(SystemExit, match="1/24 is not served"):
@@ -159,7 +161,7 @@ def test_cbrs_of_single_cbr_checkpoints(bench):
               "adjscc-psnr-awgn-cbr1_12": build_model("adjscc", cbr="1/24", width=8)}
     system, cbrs = bench.model_system(models, "--psnr-reference")
     assert cbrs == [pytest.approx(1 / 24), pytest.approx(1 / 12)]  # from model.cbr, not the names
-    assert list(system) == cbrs and system[cbrs[1]] is models["adjscc-psnr-awgn-cbr1_96"]
+    assert list(system.cbrs) == cbrs and system.model_at(cbrs[1]) is models["adjscc-psnr-awgn-cbr1_96"]
 
     with pytest.raises(SystemExit, match="both have CBR 1/12"):
         bench.model_system({"a": build_model("adjscc", cbr="1/12", width=8),

@@ -181,6 +181,8 @@ def test_bandwidth_saving_argument_errors():
 class NoisyIdentity(nn.Module):
     """A toy 'system': the image plus channel-like noise that shrinks with SNR and CBR."""
 
+    realism = True  # it takes beta= (declared, as every model declares it)
+
     def __init__(self, cbr):
         super().__init__()
         self.cbr = cbr
