@@ -61,7 +61,6 @@ def reconstruct(entry: DemoSystem, x: torch.Tensor, snr_db: float, seed: int = 0
     return transmit(entry.system, x, snr_db, entry.cbr, beta=entry.beta, seed=seed, bf16=bf16)
 
 
-@torch.inference_mode()
 def run_demo(out_dir="jscc_lab_demo", snrs_db=None, seed: int = 0, amp: str = "auto") -> dict:
     """Run the demo; returns ``{(system, snr_db): {metric: mean}}``, writes ``demo.png`` + ``demo.md``.
 
@@ -81,7 +80,7 @@ def run_demo(out_dir="jscc_lab_demo", snrs_db=None, seed: int = 0, amp: str = "a
     metrics = settings.budget(("psnr", "lpips", "dists"), ("psnr", "lpips"))
     crop = settings.budget(256, 128)
     x = torch.cat([center_crop(im, crop) for im in sample_images()])
-    bf16, reason = choose_amp(torch.device("cpu"), amp)
+    bf16, reason = choose_amp(torch.device("cpu"), amp)  # its timed probe trains: not under no_grad
     print(f"deep JSCC models: {reason}")
     systems = _systems(DEMO_CBR)
 
@@ -91,7 +90,8 @@ def run_demo(out_dir="jscc_lab_demo", snrs_db=None, seed: int = 0, amp: str = "a
         titles.append(f"original ({snr:g} dB row)")
         for label, entry in systems.items():
             x_hat = reconstruct(entry, x, snr, seed=seed, bf16=bf16)
-            scores = evaluate(x, x_hat.clamp(0, 1), metrics=metrics)
+            with torch.no_grad():
+                scores = evaluate(x, x_hat.clamp(0, 1), metrics=metrics)
             results[(label, snr)] = {k: v.mean().item() for k, v in scores.items()}
             shown.append(x_hat[:1])
             titles.append(f"{label}\n{snr:g} dB: {scores['psnr'][0]:.1f} dB, LPIPS {scores['lpips'][0]:.3f}")
