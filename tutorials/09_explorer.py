@@ -44,9 +44,11 @@
 # %%
 import datetime
 import io
+import re
 import time
 
 from jscc_lab import settings
+from jscc_lab.channels import cbr_label
 from jscc_lab.data import sample_images, to_image
 from jscc_lab.metrics import evaluate, psnr
 from jscc_lab.plotting import show_images
@@ -85,8 +87,8 @@ for snr in SNRS_DB:
     explorer.snr.value = snr
     print(explorer.status.value)
     for name, (_, _, text) in explorer.panels.items():
-        if text.value:
-            print(f"   {name:22s} {text.value}")
+        if text.value:  # the panel's caption is HTML: print its text
+            print(f"   {name:22s} {re.sub('<[^>]+>', ' ', text.value).strip()}")
     original = explorer.reconstruct("original")
     scores[snr] = {name: psnr(original, x_hat).item() for name in explorer.panels
                    if name != "original" and (x_hat := explorer.reconstruct(name)) is not None}
@@ -137,7 +139,7 @@ for snr in EXERCISE_SNRS_DB:
     original = explorer.reconstruct("original")
     table[snr] = {name: evaluate(original, explorer.reconstruct(name), METRICS)
                   for name in ("PSNR deep JSCC", "HEVC + capacity")}
-print(f"CBR {explorer.cbr.label}: PSNR (dB) and LPIPS of deep JSCC | separate coding")
+print(f"CBR {cbr_label(explorer.cbr.value)}: PSNR (dB) and LPIPS of deep JSCC | separate coding")
 for snr, row in table.items():
     deep, sep = row["PSNR deep JSCC"], row["HEVC + capacity"]
     print(f"{snr:5.1f} dB   PSNR {deep['psnr'].item():5.2f} | {sep['psnr'].item():5.2f}   "
