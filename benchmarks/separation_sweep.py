@@ -26,6 +26,7 @@ import csv
 import hashlib
 import json
 import time
+from collections import Counter
 from fractions import Fraction
 from pathlib import Path
 
@@ -119,6 +120,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 images cropped to 256")
     parser.add_argument("--images", type=int, default=24, help="first N Kodak images (default 24)")
     parser.add_argument("--crop", type=int, default=None, help="centre crop size (default native)")
+    parser.add_argument("--part", type=str, default="1/1", metavar="K/N",
+                        help="only the images i with i %% N == K-1 (e.g. 1/2 and 2/2 in two processes side "
+                             "by side; --combine merges the parts)")
     parser.add_argument("--snrs", type=float, nargs="+", default=list(SNRS_DB))
     parser.add_argument("--cbrs", type=str, nargs="+", default=[cbr_label(c) for c in CBRS])
     parser.add_argument("--codec", default="hevc")
@@ -137,7 +141,11 @@ def main(argv=None) -> dict:
         args.snrs, args.cbrs = [0.0, 10.0, 20.0], ["1/24", "1/12"]
     cbrs = [float(Fraction(c)) for c in args.cbrs]
     names = available_metrics(args.metrics)
-    images = kodak()[: args.images]
+    k, n_parts = (int(v) for v in args.part.split("/"))
+    if not 1 <= k <= n_parts:
+        raise SystemExit(f"--part must be K/N with 1 <= K <= N, got {args.part}")
+    indices = [i for i in range(args.images) if i % n_parts == k - 1]
+    images = [kodak()[i] for i in indices]
     if args.crop:
         images = [center_crop(x, args.crop) for x in images]
     score = make_scorer(names)
@@ -150,14 +158,49 @@ def main(argv=None) -> dict:
                                  metrics=score, generator=args.seed)
         timing[code] = time.perf_counter() - t0
         print(f"{args.codec}+{code}: {timing[code]:.0f} s ({default_cache()})")
-    meta = {"images": len(images), "crop": args.crop, "snrs_db": args.snrs, "cbrs": args.cbrs,
+    meta = {"images": args.images, "image_indices": indices, "crop": args.crop, "snrs_db": args.snrs,
+            "cbrs": args.cbrs,
             "codec": args.codec, "metrics": list(names), "seed": args.seed, "seconds": timing,
             "torch_threads": torch.get_num_threads()}
     return report({"meta": meta, "rows": rows}, args.out)
 
 
+def merge_parts(rows: list[dict]) -> list[dict]:
+    """Rows of the same system and grid point measured on disjoint image subsets (``--part``),
+    merged into one row over all their images: per-image values concatenated in image order
+    (each row holds the ``image_indices`` it was measured on), means recomputed."""
+    merged: dict = {}
+    for r in rows:
+        key = (r["codec"], r["channel_code"], r["snr_db"], r["cbr"])
+        merged.setdefault(key, []).append(r)
+    out = []
+    for parts in merged.values():
+        if len(parts) == 1:
+            out.append(parts[0])
+            continue
+        n = sum(p["n_images"] for p in parts)
+        idx = [i for p in parts for i in p["image_indices"]]
+        rank = sorted(range(len(idx)), key=lambda j: idx[j])
+        row = {k: v for k, v in parts[0].items() if k not in ("per_image", "image_indices")}
+        per_image = {name: [v for p in parts for v in p["per_image"][name]] for name in parts[0]["per_image"]}
+        per_image = {name: [values[j] for j in rank] for name, values in per_image.items()}
+        for name in ("failures", "seconds"):
+            row[name] = sum(p[name] for p in parts)
+        for name in ("bits", "budget_bits", "bpp", "cbr_used"):
+            row[name] = sum(p[name] * p["n_images"] for p in parts) / n
+        row.update({name: sum(values) / n for name, values in per_image.items()
+                    if name not in ("failed", "reason", "mcs")})
+        row["n_images"], row["failure_rate"] = n, row["failures"] / n
+        used = Counter(m for m in per_image["mcs"] if m)
+        row["mcs"] = used.most_common(1)[0][0] if used else ""
+        row["per_image"], row["image_indices"] = per_image, sorted(idx)
+        out.append(row)
+    return out
+
+
 def write_combined(paths, out: Path) -> dict:
-    """Merge the rows of several result files (same images, grid and metrics) into ``out``."""
+    """Merge the rows of several result files (same grid and metrics; other systems, or other
+    ``--part`` s of the images) into ``out``."""
     runs = [json.loads(Path(p).read_text()) for p in paths]
     meta = dict(runs[0]["meta"])
     for run in runs[1:]:
@@ -165,8 +208,14 @@ def write_combined(paths, out: Path) -> dict:
                    if run["meta"][k] != meta[k]]
         if differs:
             raise SystemExit(f"cannot combine runs that differ in {differs}")
-        meta["seconds"] = {**meta["seconds"], **run["meta"]["seconds"]}
-    return report({"meta": meta, "rows": [r for run in runs for r in run["rows"]]}, out)
+        for system, seconds in run["meta"]["seconds"].items():
+            meta["seconds"][system] = meta["seconds"].get(system, 0.0) + seconds
+    rows = []
+    for run in runs:
+        for r in run["rows"]:
+            rows.append({**r, "image_indices": run["meta"].get("image_indices", list(range(r["n_images"])))})
+    meta["image_indices"] = sorted({i for run in runs for i in run["meta"].get("image_indices", [])})
+    return report({"meta": meta, "rows": merge_parts(rows)}, out)
 
 
 def report(result: dict, out: Path) -> dict:
@@ -178,7 +227,7 @@ def report(result: dict, out: Path) -> dict:
         bad = check_below_bound(rows)
         print("LDPC budget below the capacity budget at every point: " + ("yes" if not bad else f"NO at {bad}"))
     save_json(result, out)
-    flat = [{k: v for k, v in r.items() if k != "per_image"} for r in rows]
+    flat = [{k: v for k, v in r.items() if k not in ("per_image", "image_indices")} for r in rows]
     with open(out.with_suffix(".csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(flat[0]))
         writer.writeheader()
