@@ -202,9 +202,9 @@ def test_rates_below_one_fifth_repeat_the_mother_code(generator):
 def test_bler_table_is_monotone_and_ordered(channel):
     for name, (snrs, values) in bler_table(channel).items():
         assert list(snrs) == sorted(snrs) and values[0] >= 0.9 and values[-1] == 0.0, name
-        # past the last measured error the waterfall continues (a measured 0 is only "< 1/300")
-        assert 0.0 < bler(name, snrs[-1], channel) < 0.02, name
-        assert bler(name, snrs[-1] + 6.0, channel) < 1e-6, name
+        # past the last measured error the waterfall continues (a measured 0 is only "< 1/120")
+        assert 0.0 < bler(name, snrs[-1], channel) < 0.05, name
+        assert bler(name, snrs[-1] + 6.0, channel) < 1e-3, name  # fast fading at rate ~0.9 decays slowly
         grid = [snrs[0] - 1.0 + 0.25 * i for i in range(40)]
         curve = [bler(name, g, channel) for g in grid]
         assert all(a >= b for a, b in zip(curve, curve[1:])), name

@@ -14,7 +14,8 @@ far less). Regenerate it (about 20-30 CPU minutes per channel on 2 cores) with::
 Fast Rayleigh fading (a fresh fade every symbol, perfect CSI: the demapper gets ``y / h`` and
 the per-symbol noise variance ``sigma^2 / |h|^2``) has its own measured table,
 ``"rayleigh-fast"`` (``--channels rayleigh-fast`` remeasures only that one and keeps the others):
-each waterfall ends 1.3 (QPSK 1/3) to 5.8 dB (64-QAM 5/6) to the right of its AWGN one.
+each waterfall's BLER = 1/2 point lies 0.4 (QPSK 120/1024) to 6.3 dB (64-QAM 948/1024) to the right
+of its AWGN one.
 
 For **block** Rayleigh fading every codeword of an image sees the same gain ``g = |h|^2``
 (``Exp(1)``), so the AWGN table applies at the instantaneous SNR ``g * SNR`` and the success
@@ -79,16 +80,21 @@ def bler(mcs, snr_db, channel: str = "awgn"):
     if not np.all(np.isfinite(snr)):
         raise ValueError(f"snr_db must be finite, got {snr_db}")
     points, values = (np.asarray(a, dtype=np.float64) for a in bler_table(channel)[get_mcs(mcs).name])
+    # BLER cannot rise with the SNR: a measured bump in the tail (one or two errors in ~100
+    # codewords) is noise, so the table is read as its running minimum
+    values = np.minimum.accumulate(values)
     out = np.interp(snr, points, values, left=1.0, right=0.0)
     # A table point of 0 only says "below ~1/200", yet an image of hundreds of codewords needs
     # the BLER far lower than that: past the last measured error, extend the waterfall
-    # log-linearly with the slope of its last two nonzero points.
-    nonzero = np.flatnonzero(values > 0)
-    if nonzero.size >= 2 and values[nonzero[-1]] < values[nonzero[-2]]:
-        j, i = nonzero[-1], nonzero[-2]
-        slope = (np.log10(values[j]) - np.log10(values[i])) / (points[j] - points[i])
-        tail = values[j] * 10.0 ** (slope * (snr - points[j]))
-        out = np.where(snr > points[j], np.where(tail < 1e-12, 0.0, tail), out)
+    # log-linearly with the least-squares slope of log10(BLER) over its last (up to four)
+    # nonzero points below 0.99 (a fit, because single tail points carry one or two errors).
+    tail = np.flatnonzero((values > 0) & (values < 0.99))[-4:]
+    if tail.size >= 2:
+        slope = np.polyfit(points[tail], np.log10(values[tail]), 1)[0]
+        j = tail[-1]
+        if slope < 0:
+            ext = values[j] * 10.0 ** (slope * (snr - points[j]))
+            out = np.where(snr > points[j], np.where(ext < 1e-12, 0.0, ext), out)
     return float(out) if out.ndim == 0 else out
 
 
