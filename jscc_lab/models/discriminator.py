@@ -193,7 +193,10 @@ class ProjectedDiscriminator(nn.Module):
             h = layer(h)
             if i in heads:
                 out = heads[i](torch.cat([h, F.interpolate(cond, size=h.shape[-2:], mode="nearest")], dim=1))
-                logits.append(F.interpolate(out, size=pixel.shape[-2:], mode="bilinear", antialias=True))
+                # antialiased resizing has no bf16 kernel on the CPU: resize in fp32
+                with torch.autocast(out.device.type, enabled=False):
+                    logits.append(F.interpolate(out.float(), size=pixel.shape[-2:], mode="bilinear",
+                                                antialias=True))
         return torch.cat(logits, dim=1)
 
 
