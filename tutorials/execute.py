@@ -8,7 +8,8 @@ Runs every code cell in the foreground with ``nbclient`` (``jupyter nbconvert --
 background has hung on the 2-core machine), in the ``tutorials/`` folder, and writes the outputs
 back. Then every PNG output larger than ``--jpeg-above`` KiB (figures of photographs: the
 reconstructions; also those saved in the widget state of Output and Image widgets) is stored as
-JPEG at quality 95 without chroma subsampling, which looks the same at a third of the size; small
+JPEG at quality 95 without chroma subsampling, which looks the same at a third of the size, and JPEG
+outputs above 150 KiB (large photo grids) are stored again at quality 85; small
 PNGs (line plots) stay. The committed tree travels to a GPU machine
 in at most 64 MiB (docs/training.md, "Training on a GPU"), so its notebooks must stay small:
 ``tests/test_tutorials.py`` checks that no committed PNG output exceeds the threshold.
@@ -27,15 +28,19 @@ from pathlib import Path
 #: PNG outputs above this many KiB (base64 text) become JPEG
 JPEG_ABOVE_KIB = 96
 JPEG_QUALITY = 95
+#: JPEG outputs above this many KiB (large photo grids) are stored again at JPEG_LARGE_QUALITY
+JPEG_LARGE_KIB = 150
+JPEG_LARGE_QUALITY = 85
 
 
-def _as_jpeg(png_base64: str) -> str | None:
-    """A base64 PNG as base64 JPEG (quality 95, 4:4:4), or ``None`` when that is not smaller."""
+def _as_jpeg(png_base64: str, quality: int = JPEG_QUALITY) -> str | None:
+    """A base64 PNG (or JPEG) as base64 JPEG (4:4:4, ``quality``), or ``None`` when that is not
+    smaller."""
     from PIL import Image
 
     image = Image.open(io.BytesIO(base64.b64decode(png_base64)))
     buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, "JPEG", quality=JPEG_QUALITY, subsampling=0)
+    image.convert("RGB").save(buffer, "JPEG", quality=quality, subsampling=0)
     jpeg = base64.b64encode(buffer.getvalue()).decode("ascii")
     return jpeg if len(jpeg) < len(png_base64) else None
 
@@ -55,6 +60,11 @@ def compact_outputs(nb, above_kib: float = JPEG_ABOVE_KIB) -> int:
         text = data.get("image/png")
         if text and len(text) > above_kib * 1024 and (jpeg := _as_jpeg(text)):
             del data["image/png"]
+            data["image/jpeg"] = jpeg
+            saved += len(text) - len(jpeg)
+        text = data.get("image/jpeg")
+        text = "".join(text) if isinstance(text, list) else text
+        if text and len(text) > JPEG_LARGE_KIB * 1024 and (jpeg := _as_jpeg(text, JPEG_LARGE_QUALITY)):
             data["image/jpeg"] = jpeg
             saved += len(text) - len(jpeg)
     for model in state.values():
