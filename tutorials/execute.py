@@ -64,7 +64,8 @@ def compact_outputs(nb, above_kib: float = JPEG_ABOVE_KIB) -> int:
             saved += len(text) - len(jpeg)
         text = data.get("image/jpeg")
         text = "".join(text) if isinstance(text, list) else text
-        if text and len(text) > JPEG_LARGE_KIB * 1024 and (jpeg := _as_jpeg(text, JPEG_LARGE_QUALITY)):
+        jpeg = _as_jpeg(text, JPEG_LARGE_QUALITY) if text and len(text) > JPEG_LARGE_KIB * 1024 else None
+        if jpeg and len(jpeg) < 0.9 * len(text):  # once stored at that quality, left as it is
             data["image/jpeg"] = jpeg
             saved += len(text) - len(jpeg)
     for model in state.values():
