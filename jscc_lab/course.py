@@ -359,24 +359,24 @@ def _nbgrader(grade_id: str, *, grade=False, solution=False, locked=False, point
     return meta
 
 
-def _markdown(cell_id: str, source: str, nbgrader: dict | None = None):
+def _new_cell(kind: str, cell_id: str, source: str, nbgrader: dict | None = None):
+    """A ``"markdown"`` or ``"code"`` cell with a fixed id and optional nbgrader metadata."""
     import nbformat
 
-    cell = nbformat.v4.new_markdown_cell(source)
+    make = nbformat.v4.new_markdown_cell if kind == "markdown" else nbformat.v4.new_code_cell
+    cell = make(source)
     cell.id = cell_id
     if nbgrader:
         cell.metadata["nbgrader"] = nbgrader
     return cell
+
+
+def _markdown(cell_id: str, source: str, nbgrader: dict | None = None):
+    return _new_cell("markdown", cell_id, source, nbgrader)
 
 
 def _code_cell(cell_id: str, source: str, nbgrader: dict | None = None):
-    import nbformat
-
-    cell = nbformat.v4.new_code_cell(source)
-    cell.id = cell_id
-    if nbgrader:
-        cell.metadata["nbgrader"] = nbgrader
-    return cell
+    return _new_cell("code", cell_id, source, nbgrader)
 
 
 def _instructor_only(cell):

@@ -82,8 +82,8 @@ def test_tutorials_never_hide_exceptions(script):
 README = REPO / "README.md"
 DOCS = sorted((REPO / "docs").rglob("*.md"))
 README_MAX_LINES = 220
-#: wording about how the project was built, not about what it is: "session 7", "CPU session",
-#: "issue 4", "#12"
+#: wording about how the project was built, not about what it is: numbered work periods,
+#: tracker numbers ("issue 4", "#12")
 BUILD_WORDING = re.compile(r"(?i)\bsession[- ]?\d+|\bCPU session|\bthis session\b|\bissue[- ]?#?\d+|(?<![\w&/])#\d+\b")
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)|!\[[^\]]*\]\(([^)\s]+)\)")
 
@@ -118,14 +118,14 @@ def test_readme_is_a_short_front_door():
     assert len(lines) <= README_MAX_LINES, (f"README.md has {len(lines)} lines, over {README_MAX_LINES}: move "
                                             "results to docs/results.md, training to docs/training.md")
     text = README.read_text().replace("--max-sessions", "")
-    assert "session" not in text.lower(), "README.md speaks of sessions: say what the project is, not how it was built"
+    assert "session" not in text.lower(), "README.md speaks of how the project was built: say what it is"
 
 
 @pytest.mark.parametrize("path", [README, *DOCS, REPO / "CHANGELOG.md"], ids=lambda p: str(p.relative_to(REPO)))
 def test_docs_do_not_speak_of_how_they_were_built(path):
     bad = [f"{n}: {line.strip()}" for n, line in enumerate(path.read_text().splitlines(), 1)
            if BUILD_WORDING.search(line)]
-    assert not bad, f"{path.name} refers to work sessions or issue numbers:\n" + "\n".join(bad)
+    assert not bad, f"{path.name} refers to how it was built (work periods, tracker numbers):\n" + "\n".join(bad)
 
 
 @pytest.mark.parametrize("path", [README, *DOCS, REPO / "CHANGELOG.md", REPO / "DESIGN.md"],
