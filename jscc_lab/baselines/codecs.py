@@ -79,7 +79,6 @@ __all__ = [
     "X265_PARAMS",
     "bpg_header",
     "coded_bitstream",
-    "hevc_bitstream_bytes",
     "counted_bytes",
 ]
 
@@ -262,11 +261,6 @@ def counted_bytes(data: bytes, codec: str, chroma: str, count: str, size: tuple[
         return data
     stream = coded_bitstream(data)
     return bpg_header(size[1], size[0], len(stream), chroma) + stream
-
-
-def hevc_bitstream_bytes(data: bytes) -> int:
-    """Length in bytes of :func:`coded_bitstream` (without the BPG header)."""
-    return len(coded_bitstream(data))
 
 
 class RateControlCache:
