@@ -7,7 +7,7 @@ capacity, spectral norm, the conditioning), or D *can* but the generator, update
 fast, keeps moving to where D is at chance. This probe separates them: it takes a GAN checkpoint's
 generator, freezes it, and trains a fresh discriminator of the checkpoint's config for
 ``--steps`` steps at each ``--d-lr`` on the same training crops, betas, SNRs and CBRs
-(:meth:`jscc_lab.train_gan.GANTrainer.discriminator_step`, the trainer's own D update). If D's
+(:meth:`jscc_lab.train.GANTrainer.discriminator_step`, the trainer's own D update). If D's
 accuracy climbs well above 0.5 against the frozen generator, it can see the fakes, and a run that
 sits at chance is a race the generator wins: a higher D learning rate (two time-scale update rule,
 Heusel et al. 2017) is the lever.
@@ -29,7 +29,7 @@ import torch
 
 from jscc_lab.evaluate import save_json
 from jscc_lab.pretrained import load_checkpoint
-from jscc_lab.train_gan import GANTrainer, PerceptualTrainConfig
+from jscc_lab.train import GANTrainer, PerceptualTrainConfig
 
 
 def probe(checkpoint: Path, d_lr: float, steps: int, log_every: int = 10) -> list[dict]:

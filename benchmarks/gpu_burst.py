@@ -9,7 +9,7 @@ On one CUDA device, within ``--minutes`` (everything included):
     bf16 autocast + channels_last, eager and ``torch.compile``d; images/s and model FLOPs
     utilisation (training-step FLOPs counted with ``torch.utils.flop_counter.FlopCounterMode``);
 (c) training, in this order, with the existing trainers (:func:`jscc_lab.train.Trainer.fit`,
-    :class:`jscc_lab.train_gan.GANTrainer`): the perceptual TAEJSCC (stage 1 from the shipped
+    :class:`jscc_lab.train.GANTrainer`): the perceptual TAEJSCC (stage 1 from the shipped
     ``taejscc-psnr-awgn.pt``, then the GAN stage), the PSNR TAEJSCC (continued from the shipped
     one), the paper-size perceptual JSCC (stage 1, then GAN). Each stage gets a share of the time
     left, its steps from the measured throughput and ``max_minutes`` as a hard stop;
@@ -223,8 +223,7 @@ def check_environment(device: torch.device) -> dict:
 
 def stage_config(family: str, args, **overrides):
     """The family's TOML config with this run's device, data and size overrides (then ``overrides``)."""
-    from jscc_lab.train import TrainConfig, load_config
-    from jscc_lab.train_gan import PerceptualTrainConfig
+    from jscc_lab.train import PerceptualTrainConfig, TrainConfig, load_config
 
     path = CONFIGS / FAMILIES[family]
     with open(path, "rb") as f:
@@ -253,8 +252,7 @@ def stage_config(family: str, args, **overrides):
 
 def make_trainer(cfg, crops: dict):
     """A Trainer / GANTrainer for ``cfg`` whose decoded training images are shared via ``crops``."""
-    from jscc_lab.train import Trainer
-    from jscc_lab.train_gan import GANTrainer, PerceptualTrainConfig
+    from jscc_lab.train import GANTrainer, PerceptualTrainConfig, Trainer
 
     trainer = (GANTrainer(cfg, progress=False) if isinstance(cfg, PerceptualTrainConfig)
                else Trainer(cfg, progress=False))

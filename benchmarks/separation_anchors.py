@@ -43,12 +43,26 @@ VARIANTS = {  # label -> (channel_code, separate_transmit options)
     "HEVC auto + capacity (default)": ("capacity", {"chroma": "auto"}),
     "HEVC 4:2:0 + capacity, whole HEIF file counted": ("capacity", {"chroma": "420", "count": "file"}),
     "HEVC auto + 5G LDPC (default)": ("ldpc", {"chroma": "auto"}),
+    "HEVC auto + capacity, coded smaller where it does not fit": ("capacity", {"chroma": "auto", "downscale": True}),
 }
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "separation_anchors_kodak24.json"
-FIXED_QUALITIES = tuple(range(0, 96, 4))
+FIXED_QUALITIES = tuple(range(0, 50, 2))  # bpp 0.05 .. ~2: spans the anchors at 10 dB
 
 
-def fixed_quality_curve(images, chroma: str, qualities=FIXED_QUALITIES) -> dict:
+#: x265 settings tried against the default (libheif's preset, ``tune=psnr``): BPG's own choice
+#: (``-m 8``: preset veryslow, tune ssim) and options that trade speed for rate-distortion.
+X265_OPTIONS = {
+    "default (tune psnr)": {},
+    "preset veryslow": {"preset": "veryslow"},
+    "preset placebo, rskip 0, tskip, rd-refine": {"preset": "placebo", "x265:rskip": "0", "x265:tskip": "1",
+                                                   "x265:rd-refine": "1"},
+    "preset veryslow, tune ssim (as BPG -m 8)": {"preset": "veryslow", "tune": "ssim"},
+    "SAO off": {"x265:sao": "0"},
+}
+X265_OPTION_QUALITIES = (22, 28, 34, 40)  # 4:4:4 bpp ~0.35 .. 1.3 on Kodak: spans 1/24 .. 1/12 at 10 dB
+
+
+def fixed_quality_curve(images, chroma: str, qualities=FIXED_QUALITIES, x265_params=None) -> dict:
     """The codec's rate-distortion curve averaged as CompressAI averages BPG: every image at the
     same quality, then the mean bits per pixel (BPG header + bitstream) and the mean PSNR per
     quality. ``{"bpp": [...], "psnr": [...]}``, one entry per quality."""
@@ -60,7 +74,7 @@ def fixed_quality_curve(images, chroma: str, qualities=FIXED_QUALITIES) -> dict:
     for q in qualities:
         rates, scores = [], []
         for x in images:
-            data = encode(to_image(x), "hevc", q, chroma)
+            data = encode(to_image(x), "hevc", q, chroma, x265_params=x265_params)
             sent = counted_bytes(data, "hevc", chroma, "bitstream", tuple(x.shape[-2:]))
             rates.append(8 * len(sent) / (x.shape[-1] * x.shape[-2]))
             scores.append(float(psnr(x, decode(data))))
@@ -111,9 +125,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--images", type=int, default=24)
     parser.add_argument("--quick", action="store_true", help="256x256 centre crops")
     parser.add_argument("--systems", nargs="+", default=["capacity", "ldpc", "fixed-quality"],
-                        choices=["capacity", "ldpc", "fixed-quality"],
+                        choices=["capacity", "ldpc", "fixed-quality", "x265-options"],
                         help="fixed-quality: the codec's curve averaged over images at each quality, "
-                             "as CompressAI's BPG anchor is, read at the anchors' bpp")
+                             "as CompressAI's BPG anchor is, read at the anchors' bpp; x265-options: "
+                             "that curve (4:4:4) under the x265 settings of X265_OPTIONS")
+    parser.add_argument("--match", default="", metavar="TEXT",
+                        help="run only the capacity / ldpc variants whose label contains TEXT")
     args = parser.parse_args(argv)
     images = kodak()[: args.images]
     if args.quick:
@@ -122,7 +139,7 @@ def main(argv=None) -> dict:
     result["meta"] = {"images": len(images), "snr_db": SNR_DB, "cbrs": [cbr_label(c) for c in CBRS],
                       "crop": 256 if args.quick else None}
     for label, (code, options) in VARIANTS.items():
-        if code not in args.systems:
+        if code not in args.systems or args.match not in label:
             continue
         t0 = time.perf_counter()
         rows = separation_sweep(images, [SNR_DB], CBRS, codec="hevc", channel_code=code,
@@ -142,8 +159,21 @@ def main(argv=None) -> dict:
             result["seconds"][label] = round(time.perf_counter() - t0, 1)
             print(f"{label}: {result['psnr'][label]} ({result['seconds'][label]:.0f} s)", flush=True)
             save_json(result, args.out)
+    if "x265-options" in args.systems:
+        for name, params in X265_OPTIONS.items():
+            t0 = time.perf_counter()
+            curve = fixed_quality_curve(images, "444", X265_OPTION_QUALITIES, x265_params=params)
+            result.setdefault("x265_options", {})[name] = {
+                "params": params, "curve": curve, "psnr": read_at_cbrs(curve, CBRS[2:]),
+                "seconds": round(time.perf_counter() - t0, 1)}
+            print(f"x265 {name}: {result['x265_options'][name]['psnr']} at {[cbr_label(c) for c in CBRS[2:]]}", flush=True)
+            save_json(result, args.out)
     shown = {**{k: v for k, v in result["psnr"].items()}, **ANCHORS}
     text = table(shown, CBRS) + "\n\n" + gaps(result)
+    if result.get("x265_options"):
+        text += ("\n\nx265 settings, HEVC 4:4:4 fixed quality averaged over the images, PSNR (dB) at "
+                 + " / ".join(cbr_label(c) for c in CBRS[2:]) + ":\n"
+                 + "\n".join(f"- {name}: {v['psnr']}" for name, v in result["x265_options"].items()))
     print(text)
     args.out.with_suffix(".txt").write_text(text + "\n")
     return result

@@ -185,12 +185,12 @@ def merge_parts(rows: list[dict]) -> list[dict]:
         row = {k: v for k, v in parts[0].items() if k not in ("per_image", "image_indices")}
         per_image = {name: [v for p in parts for v in p["per_image"][name]] for name in parts[0]["per_image"]}
         per_image = {name: [values[j] for j in rank] for name, values in per_image.items()}
-        for name in ("failures", "seconds"):
-            row[name] = sum(p[name] for p in parts)
+        for name in ("failures", "downscaled", "seconds"):
+            row[name] = sum(p.get(name, 0) for p in parts)
         for name in ("bits", "budget_bits", "bpp", "cbr_used"):
             row[name] = sum(p[name] * p["n_images"] for p in parts) / n
         row.update({name: sum(values) / n for name, values in per_image.items()
-                    if name not in ("failed", "reason", "mcs")})
+                    if name not in ("failed", "reason", "mcs", "scale")})
         row["n_images"], row["failure_rate"] = n, row["failures"] / n
         used = Counter(m for m in per_image["mcs"] if m)
         row["mcs"] = used.most_common(1)[0][0] if used else ""

@@ -81,7 +81,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _check_writable_folder(folder: Path, flag: str) -> None:
-    from .train import check_writable
+    from .checkpoints import check_writable
 
     try:
         check_writable(folder, f"to {flag} {folder}", f"with {flag}")
@@ -92,8 +92,8 @@ def _check_writable_folder(folder: Path, flag: str) -> None:
 def _demo(args) -> int:
     out = Path(args.out)
     _check_writable_folder(out, "--out")
+    from .checkpoints import CheckpointError
     from .demo import run_demo
-    from .pretrained import CheckpointError
 
     try:
         run_demo(out_dir=out, snrs_db=args.snr, amp=args.amp)
@@ -131,7 +131,7 @@ def _parse_override(text: str) -> tuple[str, object]:
     """``KEY=VALUE`` with VALUE read as a TOML value (``steps=100``, ``val_snr_db=[0, 10]``);
     anything TOML cannot read is taken as a plain string (``cbr=1/48``, ``out_dir=runs/x``).
 
-    Used by ``python -m jscc_lab.train_gan``; ``jscc-lab train`` converts VALUE to the type of
+    Used by ``jscc-lab train``; ``jscc-lab train`` converts VALUE to the type of
     the config field instead (:func:`convert_value`)."""
     import tomllib
 
@@ -233,7 +233,7 @@ def _config_class(model, stage=None):
     """The config dataclass of a run: the two-stage GAN trainer's for the perceptual model and
     for any config with a ``stage`` key (e.g. the perceptual TAEJSCC), else the plain trainer's."""
     if model == "perceptual" or stage is not None:
-        from .train_gan import PerceptualTrainConfig
+        from .train import PerceptualTrainConfig
 
         return PerceptualTrainConfig
     from .train import TrainConfig
@@ -320,13 +320,13 @@ def _train(args) -> int:
     main_process = int(os.environ.get("RANK", 0)) == 0
     _check_run_folder(config, args.resume, args.overwrite, main_process)
 
-    from .pretrained import CheckpointError
-    from .train_gan import PerceptualTrainConfig
+    from .checkpoints import CheckpointError
+    from .train import PerceptualTrainConfig
 
     perceptual = isinstance(config, PerceptualTrainConfig)
     try:
         if perceptual:
-            from .train_gan import TrainingDiverged, train_perceptual
+            from .train import TrainingDiverged, train_perceptual
 
             try:
                 result = train_perceptual(config, resume=args.resume, progress=not args.no_progress)
@@ -363,8 +363,8 @@ def _train(args) -> int:
 def _export(args) -> int:
     import re
 
-    from .pretrained import CHECKPOINT_DIR, CheckpointError, load_checkpoint, register
-    from .train import export_checkpoint, training_stages
+    from .checkpoints import CheckpointError, export_checkpoint, load_checkpoint, training_stages
+    from .pretrained import CHECKPOINT_DIR, register
 
     src, out = Path(args.checkpoint), Path(args.out) if args.out else CHECKPOINT_DIR
     if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", args.name):
@@ -473,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
 
     train_help = ("train a model from a TOML config of jscc_lab.train.TrainConfig fields (or "
-                  "jscc_lab.train_gan.PerceptualTrainConfig when model = \"perceptual\"); "
+                  "jscc_lab.train.PerceptualTrainConfig when model = \"perceptual\"); "
                   "checkpoints last.pt / best.pt and config.toml go to out_dir (default runs/NAME)")
     train = sub.add_parser("train", help="train a model from a TOML config (see jscc_lab/configs)",
                            description=train_help)

@@ -19,10 +19,6 @@ Example
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
-import urllib.request
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +28,7 @@ import torch
 from PIL import Image
 
 from . import settings
+from .files import DataMissingError, download_file, sha256_of  # noqa: F401  (public here too)
 
 __all__ = [
     "to_tensor",
@@ -63,15 +60,6 @@ BSDS500_URL = (
     "a04b7c6c3a9f0ace74bf205c72a43d32e1c72722/BSDS500/data/images/{split}/{name}"
 )
 BSDS500_SPLITS = ("train", "val", "test")
-
-
-class DataMissingError(FileNotFoundError):
-    """A data set is not on disk and may not (or could not) be downloaded."""
-
-
-# ---------------------------------------------------------------------------------------------
-# conversions
-# ---------------------------------------------------------------------------------------------
 
 
 def _array_to_float(a: np.ndarray, name: str) -> np.ndarray:
@@ -253,49 +241,6 @@ def sample_images(names: Sequence[str] = SAMPLE_NAMES) -> list[torch.Tensor]:
 # ---------------------------------------------------------------------------------------------
 # downloads
 # ---------------------------------------------------------------------------------------------
-
-
-def sha256_of(path) -> str:
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def download_file(url: str, dest, sha256: str | None = None, progress: bool = True) -> Path:
-    """Download ``url`` to ``dest`` atomically: into a temp file, check SHA-256, then rename.
-
-    A hash mismatch deletes the partial file and raises ``OSError``. Refused offline.
-    """
-    dest = Path(dest)
-    if settings.offline():
-        raise DataMissingError(f"JSCC_LAB_OFFLINE=1: not downloading {url}; put the file at {dest}")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            from tqdm.auto import tqdm
-
-            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name,
-                      disable=not progress, leave=False) as bar:
-                for chunk in iter(lambda: response.read(1 << 16), b""):
-                    out.write(chunk)
-                    bar.update(len(chunk))
-        if sha256 is not None:
-            got = sha256_of(tmp)
-            if got != sha256:
-                raise OSError(
-                    f"SHA-256 mismatch for {url}: expected {sha256}, got {got}; the partial file "
-                    "was deleted. Retry, or place a verified copy at " + str(dest)
-                )
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return dest
 
 
 @lru_cache(maxsize=1)

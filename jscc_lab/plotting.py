@@ -120,8 +120,7 @@ def plot_training_curve(path, ax=None):
     (:func:`jscc_lab.train.training_stages`: its ``init_from`` chain, or the stages an export
     recorded), stage boundaries marked with their objective and what was frozen. Wall-clock hours
     when a stage lacks CPU time. Returns ``(ax, summary)``, ``summary`` a one-line string."""
-    from .pretrained import load_checkpoint
-    from .train import training_stages
+    from .checkpoints import load_checkpoint, training_stages
 
     stages = training_stages(path)
     own = [h for h in load_checkpoint(path)["metrics"]["history"] if any(k.startswith("psnr@") for k in h)]

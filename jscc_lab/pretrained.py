@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import inspect
 import json
-import pickle
-import zipfile
 from pathlib import Path
 
-import torch
 from torch import nn
 
-from .data import sha256_of
+from .checkpoints import CheckpointError, load_checkpoint
+from .files import sha256_of
 
 __all__ = [
     "CHECKPOINT_DIR",
@@ -43,12 +41,6 @@ __all__ = [
 #: where the shipped checkpoints and ``registry.json`` live (a source checkout / editable install)
 CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "assets" / "checkpoints"
 REGISTRY_NAME = "registry.json"
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint file is missing, corrupt, tampered with or does not fit the model."""
-
-
 
 
 def _registry(root=None) -> dict:
@@ -83,65 +75,6 @@ def register(path, name: str, description: str, root=None, **fields) -> dict:
                       "description": description, **fields}
     (root / REGISTRY_NAME).write_text(json.dumps(dict(sorted(registry.items())), indent=2) + "\n")
     return registry[name]
-
-
-def _unreadable(path: Path, detail: str) -> CheckpointError:
-    """The error for a checkpoint file that cannot be read. A training run's ``last.pt`` /
-    ``best.pt`` is not downloaded or copied from anywhere, but the run has a second checkpoint."""
-    other = {"last.pt": "best.pt", "best.pt": "last.pt"}.get(path.name)
-    if other is None:
-        return CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt file?): "
-                               f"{detail}; download or copy it again")
-    if path.name == "last.pt":
-        resume = f"copy the run's other checkpoint {path.with_name(other)} to {path} and resume (--resume)"
-    else:
-        resume = f"resume from the run's other checkpoint {path.with_name(other)} (--resume)"
-    return CheckpointError(f"the training checkpoint {path} is truncated or corrupt ({detail}): {resume}, "
-                           "or restart the training (jscc-lab train CONFIG --overwrite)")
-
-
-def load_checkpoint(path, map_location="cpu") -> dict:
-    """Read any checkpoint file with ``torch.load(..., weights_only=True)``.
-
-    Only tensors and plain containers load; a file that needs arbitrary unpickling (which could
-    run code), a truncated or corrupt file, or one that is not a jscc_lab checkpoint dict raises
-    :class:`CheckpointError` saying so.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint file at {path}")
-    if not zipfile.is_zipfile(path):  # torch.save writes zip archives; a cut file loses its index
-        raise _unreadable(path, "it is not the zip archive torch.save writes")
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise CheckpointError(
-            f"{path} holds pickled Python objects that weights_only=True refuses to load "
-            f"(loading them could run arbitrary code); only plain checkpoints are accepted. "
-            f"Details: {str(err).splitlines()[0]}"
-        ) from err
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:
-        raise _unreadable(path, str(err).splitlines()[0] if str(err) else type(err).__name__) from err
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
-        raise CheckpointError(f"{path} is not a jscc_lab checkpoint (a dict with a 'state_dict')")
-    return _with_published_weights(ckpt)
-
-
-def _with_published_weights(ckpt: dict) -> dict:
-    """Fill in the modules a checkpoint left to a published weight file.
-
-    ``ckpt["published_weights"]`` maps a module prefix (``"ae_encoder"``) to a name in
-    :data:`jscc_lab.weights.WEIGHTS` (``"taef2_encoder"``): weights that training kept frozen
-    and that :func:`jscc_lab.train.export_checkpoint` checked to be that file's, left out of the
-    file. They are read through :func:`jscc_lab.weights.load_weights` (hash-checked; a missing
-    file names the folder to put it in).
-    """
-    from .weights import load_weights
-
-    for prefix, name in (ckpt.get("published_weights") or {}).items():
-        for key, value in load_weights(name, dtype=None).items():
-            ckpt["state_dict"].setdefault(f"{prefix}.{key}", value)
-    return ckpt
 
 
 def model_from_checkpoint(ckpt: dict) -> nn.Module:

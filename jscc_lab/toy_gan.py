@@ -110,7 +110,7 @@ def train_toy_gan(steps: int = 3000, r1_weight: float = 0.0, seed: int = 0, batc
     ----------
     steps : generator (and discriminator) updates.
     r1_weight : ``gamma`` of the R1 penalty ``gamma / 2 * ||grad_x D(x)||^2`` on real samples
-        (0 = off), as ``r1_weight`` in :class:`~jscc_lab.train_gan.PerceptualTrainConfig`.
+        (0 = off), as ``r1_weight`` in :class:`~jscc_lab.train.PerceptualTrainConfig`.
     seed : seeds the weights, the data and the noise: the same seed gives the same run.
     batch : real and fake samples per step.
     lr, d_lr : Adam (``betas = (0.5, 0.999)``) learning rates of G and D. D learns 5x faster

@@ -92,7 +92,7 @@ def _entry(name: str) -> WeightFile:
 
 
 def _checked(path: Path, entry: WeightFile) -> Path:
-    from .data import sha256_of
+    from .files import sha256_of
 
     digest = sha256_of(path)
     if digest != entry.sha256:
@@ -131,7 +131,7 @@ def weights_path(name: str, download: bool = True) -> Path:
         raise WeightsMissing(f"no {entry.what}: {where}")
     if settings.offline():
         raise WeightsMissing(f"no {entry.what} and JSCC_LAB_OFFLINE=1 forbids downloading it: {where}")
-    from .data import download_file
+    from .files import download_file
 
     try:
         return download_file(entry.url, cache_weights_dir() / entry.file, sha256=entry.sha256)

@@ -278,7 +278,7 @@ def test_training_checkpoint_messages_give_the_right_advice(tmp_path):
     from types import SimpleNamespace
 
     from jscc_lab.pretrained import CheckpointError, load_checkpoint
-    from jscc_lab.train_gan import GANTrainer, TrainingDiverged
+    from jscc_lab.train import GANTrainer, TrainingDiverged
 
     run = tmp_path / "run"
     run.mkdir()

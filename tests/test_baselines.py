@@ -18,6 +18,7 @@ from jscc_lab.baselines import (
     bpg_header,
     capacity_bits,
     coded_bitstream,
+    counted_bytes,
     encode,
     encode_to_budget,
     ergodic_capacity,
@@ -83,6 +84,24 @@ def test_budget_below_codec_minimum_is_a_failure_not_an_overshoot(crop):
     t = separate_transmit(crop, codec="hevc", cbr=1 / 3072, snr_db=0.0)  # 16 channel uses
     assert t.failed.tolist() == [True] and t.reason == ["budget"] and t.bits[0] == 0
     assert torch.equal(t.x_hat, torch.full_like(crop, 0.5))
+
+
+def test_an_image_over_budget_at_the_lowest_quality_is_coded_smaller_not_lost():
+    x = center_crop(sample_images(["astronaut"])[0], 256)
+    lowest = counted_bytes(encode(to_image(x), "hevc", 0, "420"), "hevc", "420", "bitstream", (256, 256))
+    budget = int(0.7 * 8 * len(lowest))  # below what the full-size image needs at quality 0
+    r = encode_to_budget(x, "hevc", budget, chroma="420", cache=RateControlCache(), downscale=True)
+    assert r.fits[0] and r.scale == [2] and r.bits[0] <= budget
+    assert r.x_hat.shape == x.shape  # the receiver upsamples to the image's size
+    stream = coded_bitstream(r.data[0])
+    assert r.sent[0] == bpg_header(128, 128, len(stream)) + stream  # header counts the coded size
+    grey = float(psnr(x, torch.full_like(x, 0.5)))
+    assert float(psnr(x, r.x_hat)) > grey + 5
+    off = encode_to_budget(x, "hevc", budget, chroma="420", cache=RateControlCache())  # the default
+    assert not off.fits[0] and off.scale == [0]
+    t = separate_transmit(x, codec="hevc", cbr=budget / (3 * 256 * 256 * math.log2(11)) * 0.999,
+                          snr_db=10.0, chroma="420", downscale=True)
+    assert t.scale == [2] and t.n_downscaled == 1 and not t.failed[0]
 
 
 def test_hevc_chroma_444_and_cache_reuse(crop):

@@ -1,5 +1,6 @@
 """Repository hygiene run with the suite: ruff, and every tutorial's .py/.ipynb pair in sync."""
 
+import ast
 import re
 import subprocess
 import sys
@@ -165,3 +166,48 @@ def test_readme_headline_numbers_are_in_the_results_files_they_cite():
             if re.fullmatch(r"-?\d+\.\d+", cell):
                 assert re.search(rf"(?<![\d.]){re.escape(cell)}", quoted), (
                     f"README headline {cell} is not in {source.relative_to(REPO)} (row: {cells[0]})")
+
+
+def _imports_of(module: str, path: Path, modules: set[str]) -> set[str]:
+    """The package modules ``module`` imports anywhere in its file (function-level imports too)."""
+    package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            target = ".".join(base + ([node.module] if node.module else [])) if node.level else node.module or ""
+            targets = [f"{target}.{a.name}" if f"{target}.{a.name}" in modules else target for a in node.names]
+        else:
+            continue
+        for t in targets:
+            while t not in modules and "." in t:
+                t = t.rsplit(".", 1)[0]
+            if t in modules and t != module:
+                found.add(t)
+    return found
+
+
+def test_no_module_imports_one_that_imports_it_back():
+    files = {}
+    for path in (REPO / "jscc_lab").rglob("*.py"):
+        parts = list(path.relative_to(REPO).with_suffix("").parts)
+        files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {m: _imports_of(m, p, set(files)) for m, p in files.items()}
+    graph = {m: {d for d in deps if not m.startswith(d + ".")} for m, deps in graph.items()}  # a package's own __init__
+
+    def reaches(start: str, goal: str) -> list[str] | None:
+        stack, seen = [(start, [start])], set()
+        while stack:
+            node, trail = stack.pop()
+            for nxt in graph[node]:
+                if nxt == goal:
+                    return trail + [goal]
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, trail + [nxt]))
+        return None
+
+    loops = [" -> ".join(loop) for m in sorted(graph) if (loop := reaches(m, m))]
+    assert not loops, "import cycles: " + "; ".join(loops[:3])

@@ -77,7 +77,7 @@ def test_download_goes_to_the_pinned_url_and_checks_the_hash(tmp_path, monkeypat
         asked.append((url, dest, sha256))
         raise OSError("SHA-256 mismatch (simulated)")
 
-    monkeypatch.setattr("jscc_lab.data.download_file", fake_download)
+    monkeypatch.setattr("jscc_lab.files.download_file", fake_download)
     with pytest.raises(weights.WeightsMissing, match="SHA-256 mismatch"):
         weights.weights_path("taef2_decoder")
     url, dest, sha = asked[0]

@@ -11,8 +11,14 @@ import torch
 
 from jscc_lab.models import TAEJSCC, build_model
 from jscc_lab.pretrained import load_checkpoint
-from jscc_lab.train import TrainConfig, save_config, train
-from jscc_lab.train_gan import GANTrainer, PerceptualTrainConfig, load_config
+from jscc_lab.train import (
+    GANTrainer,
+    PerceptualTrainConfig,
+    TrainConfig,
+    load_config,
+    save_config,
+    train,
+)
 
 CONFIGS = Path(__file__).resolve().parents[1] / "jscc_lab" / "configs"
 CBRS = ["1/48", "1/12"]

@@ -49,7 +49,7 @@ from jscc_lab.losses import DistortionLoss, LPIPSLoss, mse_255
 from jscc_lab.metrics import DISTS, LPIPS, evaluate, psnr
 from jscc_lab.plotting import show_images
 from jscc_lab.pretrained import load_checkpoint, model_from_checkpoint
-from jscc_lab.train_gan import PerceptualTrainConfig, train_perceptual
+from jscc_lab.train import PerceptualTrainConfig, train_perceptual
 
 # %% [markdown]
 # ## Parameters

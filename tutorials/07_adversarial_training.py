@@ -50,7 +50,7 @@ from jscc_lab.metrics import evaluate, fixed_pattern, grid_rms
 from jscc_lab.models.discriminator import Discriminator, ProjectedDiscriminator
 from jscc_lab.plotting import show_images
 from jscc_lab.toy_gan import modes_covered, ring_centres, sample_ring, train_toy_gan
-from jscc_lab.train_gan import GANTrainer, PerceptualTrainConfig, TrainingDiverged
+from jscc_lab.train import GANTrainer, PerceptualTrainConfig, TrainingDiverged
 
 # %% [markdown]
 # ## Parameters

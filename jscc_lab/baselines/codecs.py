@@ -36,7 +36,9 @@ Rate control: the largest quality whose bitstream fits the budget, found by bise
 integer quality, sped up by interpolating ``log(size)`` (see :func:`_fit_one`). File size grows
 with quality; the returned encoding is always checked to fit, so the budget holds even where that
 is not strictly monotone. An image that does not fit even at the lowest quality is a **failure**
-(``fits = False``, no bits sent), never sent over budget.
+(``fits = False``, no bits sent), never sent over budget; with ``downscale=True`` it is coded at
+half, then a quarter of its width and height instead (``scale`` 2 or 4; the header counts the
+coded size) and upsampled by the receiver, as a practical sender might.
 Results are cached per (image, codec, chroma, budget) and every probe per (image, codec,
 chroma, quality), in a :class:`RateControlCache`, so sweeps over SNR reuse them.
 
@@ -102,6 +104,9 @@ CODECS: dict[str, _Codec] = {
 #: machine) and tuned for PSNR (``tune=psnr`` turns off psycho-visual RDO and adaptive quantisation).
 X265_PARAMS = {"x265:pools": "none", "x265:frame-threads": "1", "tune": "psnr"}
 COUNTS = ("bitstream", "file")
+#: downscaling factors tried in turn (``downscale=True``) when an image does not fit its budget
+#: even at the lowest quality: the sender codes a smaller image, the receiver upsamples it.
+DOWNSCALES = (1, 2, 4)
 #: chroma format used when none is given: ``"auto"`` for HEVC (per image the better of 4:2:0
 #: and 4:4:4 at the budget), ``"420"`` otherwise. Measured on Kodak-24 in docs/results.md.
 DEFAULT_CHROMA = {"hevc": "auto"}
@@ -138,11 +143,16 @@ def _register_plugins() -> None:
         _registered = True
 
 
-def encode(image: Image.Image, codec: str = "hevc", quality: int = 50, chroma=None) -> bytes:
+def encode(image: Image.Image, codec: str = "hevc", quality: int = 50, chroma=None,
+           x265_params: dict | None = None) -> bytes:
     """Encode one PIL RGB image at an integer ``quality``; returns the file's bytes.
 
-    ``chroma``: ``"420"`` (default) or ``"444"`` where the codec allows it."""
+    ``chroma``: ``"420"`` (default) or ``"444"`` where the codec allows it. ``x265_params``
+    (``hevc`` only): libheif encoder settings over :data:`X265_PARAMS`, e.g. ``{"preset":
+    "veryslow"}`` or ``{"x265:rskip": "0"}`` (any x265 option behind the ``x265:`` prefix)."""
     spec, chroma = _get_codec(codec, "420" if chroma is None else chroma)
+    if x265_params and spec.name != "hevc":
+        raise ValueError(f"x265_params apply to codec 'hevc' only, got codec {spec.name!r}")
     if chroma == "auto":
         raise ValueError('chroma="auto" chooses at a bit budget: use encode_to_budget, or give "420" / "444"')
     if isinstance(quality, bool) or not isinstance(quality, numbers.Integral) or not (
@@ -159,7 +169,7 @@ def encode(image: Image.Image, codec: str = "hevc", quality: int = 50, chroma=No
     elif spec.name == "hevc":
         # x265 single-threaded: its thread pool stalls badly on a busy 2-core machine
         image.save(buf, format="HEIF", quality=int(quality), chroma=int(chroma),
-                   save_nclx_profile=False, enc_params=dict(X265_PARAMS))
+                   save_nclx_profile=False, enc_params={**X265_PARAMS, **(x265_params or {})})
     else:
         image.save(buf, format="AVIF", quality=int(quality), subsampling=f"{chroma[0]}:{chroma[1]}:{chroma[2]}")
     return buf.getvalue()
@@ -326,6 +336,8 @@ class RateControlResult:
         the file with ``count="file"``); ``bits == 8 * len(sent)``.
     chroma : list of the chroma format used per image (``""`` where it did not fit).
     count : ``"bitstream"`` or ``"file"``.
+    scale : list of the downscaling factor per image: 1 (full size), 2 or 4 (coded smaller and
+        upsampled), 0 where it did not fit.
     """
 
     x_hat: torch.Tensor | list
@@ -337,6 +349,7 @@ class RateControlResult:
     sent: list
     chroma: list
     count: str
+    scale: list
 
 
 def _image_key(x: torch.Tensor) -> tuple[str, int, int]:
@@ -409,7 +422,7 @@ def _fit_best(x: torch.Tensor, spec: _Codec, chroma: str, budget: int, cache: Ra
               count: str):
     """:func:`_fit_one` for one chroma, or for ``"auto"`` the format (4:2:0 or 4:4:4) whose
     fitting encoding has the higher PSNR (an encoder-side choice: the sender has the original).
-    Output: ``(quality, file, sent, chroma used, x_hat (1, 3, H, W) or None)``."""
+    Output: ``(quality, file, sent, chroma used, x_hat (1, 3, h, w) or None)`` at ``x``'s size."""
     from ..metrics import psnr
 
     best = None
@@ -424,6 +437,25 @@ def _fit_best(x: torch.Tensor, spec: _Codec, chroma: str, budget: int, cache: Ra
     if best is None:
         return -1, b"", b"", "", None
     return best[1:]
+
+
+def _fit_scaled(x: torch.Tensor, spec: _Codec, chroma: str, budget: int, cache: RateControlCache,
+                count: str, downscale: bool):
+    """:func:`_fit_best` at full size, then (``downscale``) at 1/2 and 1/4 of each side until one
+    fits; the reconstruction is upsampled back (bicubic). Output: ``(quality, file, sent, chroma,
+    x_hat (1, 3, H, W) or None, scale)``, ``scale`` 1, 2 or 4 (0 where nothing fits)."""
+    h, w = x.shape[-2:]
+    for scale in (DOWNSCALES if downscale else (1,)):
+        if min(h, w) // scale < 16:
+            break
+        small = x if scale == 1 else torch.nn.functional.interpolate(
+            x.float(), size=(h // scale, w // scale), mode="bicubic", antialias=True).clamp(0, 1)
+        q, data, sent, used, x_hat = _fit_best(small, spec, chroma, budget, cache, count)
+        if q >= 0:
+            if scale > 1:
+                x_hat = torch.nn.functional.interpolate(x_hat, size=(h, w), mode="bicubic").clamp(0, 1)
+            return q, data, sent, used, x_hat, scale
+    return -1, b"", b"", "", None, 0
 
 
 def _as_list(images) -> tuple[list[torch.Tensor], bool]:
@@ -459,7 +491,7 @@ def _budgets(max_bits, n: int) -> list[int]:
 
 def encode_to_budget(images, codec: str = "hevc", max_bits=None, chroma=None,
                      cache: RateControlCache | None = None,
-                     count: str = "bitstream") -> RateControlResult:
+                     count: str = "bitstream", downscale: bool = False) -> RateControlResult:
     """Encode each image at the largest quality whose counted bits fit its bit budget.
 
     Parameters
@@ -472,6 +504,9 @@ def encode_to_budget(images, codec: str = "hevc", max_bits=None, chroma=None,
     cache : a :class:`RateControlCache` (default: :func:`default_cache`).
     count : ``"bitstream"`` (BPG header + coded bitstream, as the literature counts BPG) or
         ``"file"`` (the whole HEIF / AVIF file); see the module doc.
+    downscale : ``True`` codes an image that does not fit even at the lowest quality at 1/2, then
+        1/4 of its width and height, upsampled by the receiver (bicubic), rather than send
+        nothing; ``False`` (default, the literature's BPG baselines) leaves it unsent.
 
     Output: a :class:`RateControlResult`; ``bits <= max_bits`` always holds.
     """
@@ -483,9 +518,10 @@ def encode_to_budget(images, codec: str = "hevc", max_bits=None, chroma=None,
         raise ValueError("max_bits must be given: the bit budget per image (> 0)")
     budgets = _budgets(max_bits, len(xs))
     cache = _DEFAULT_CACHE if cache is None else cache
-    quality, data, sent, chromas, x_hat = [], [], [], [], []
+    quality, data, sent, chromas, x_hat, scales = [], [], [], [], [], []
     for x, budget in zip(xs, budgets):
-        q, d, b, c, xh = _fit_best(x, spec, chroma, budget, cache, count)
+        q, d, b, c, xh, k = _fit_scaled(x, spec, chroma, budget, cache, count, downscale)
+        scales.append(k)
         quality.append(q)
         data.append(d)
         sent.append(b)
@@ -502,4 +538,5 @@ def encode_to_budget(images, codec: str = "hevc", max_bits=None, chroma=None,
         sent=sent,
         chroma=chromas,
         count=count,
+        scale=scales,
     )

@@ -43,7 +43,7 @@ from ..channels import AWGN, RayleighFading, make_generator
 from ..metrics import psnr
 from .bler import image_success_probability
 from .capacity import capacity_bits, instantaneous_capacity
-from .codecs import COUNTS, RateControlCache, _as_list, _get_codec, decode, encode_to_budget
+from .codecs import COUNTS, RateControlCache, _as_list, _get_codec, encode_to_budget
 from .ldpc import LDPCLink
 from .mcs import MCS_TABLE, get_mcs
 
@@ -73,6 +73,7 @@ class SeparateResult:
     snr_db : ``(N,)`` float32. ``cbr``, ``codec``, ``channel_code`` as given.
     chroma : per image chroma format used (``""`` if nothing was sent).
     count : how source bits were counted (``"bitstream"`` or ``"file"``).
+    scale : per image downscaling factor of the coded image: 1, 2 or 4 (0 if nothing was sent).
     """
 
     x_hat: torch.Tensor | list
@@ -91,6 +92,7 @@ class SeparateResult:
     channel_code: str
     chroma: list = field(default_factory=list)
     count: str = "bitstream"
+    scale: list = field(default_factory=list)
     extras: dict = field(default_factory=dict)
 
     @property
@@ -117,7 +119,13 @@ class SeparateResult:
         mcs = sorted({m for m in self.mcs if m}) or ["-"]
         return (f"{self.codec}+{self.channel_code} cbr={self.cbr:.4g} snr={self.snr_db.mean():.1f} dB: "
                 f"{len(self.failed)} images, {self.n_failures} failed, mean {self.bits.double().mean():.0f} "
-                f"bits of budget {self.budget_bits.double().mean():.0f}, MCS {', '.join(mcs)}")
+                f"bits of budget {self.budget_bits.double().mean():.0f}, MCS {', '.join(mcs)}"
+                + (f", {self.n_downscaled} coded at reduced size" if self.n_downscaled else ""))
+
+    @property
+    def n_downscaled(self) -> int:
+        """Images coded at 1/2 or 1/4 size to fit their budget."""
+        return sum(1 for k in self.scale if k > 1)
 
 
 def _check_cbr(cbr) -> float:
@@ -169,7 +177,7 @@ def _fallback_image(fallback, x: torch.Tensor) -> torch.Tensor:
 
 def select_mcs(x: torch.Tensor, codec: str, snr_db: float, channel_uses: int, channel=None,
                chroma=None, fallback=0.5, cache: RateControlCache | None = None,
-               count: str = "bitstream"):
+               count: str = "bitstream", downscale: bool = False):
     """The MCS maximising the expected PSNR of image ``x`` ``(1, 3, H, W)`` at ``snr_db``.
 
     For each MCS the budget is its payload in ``channel_uses``; the success probability
@@ -194,7 +202,7 @@ def select_mcs(x: torch.Tensor, codec: str, snr_db: float, channel_uses: int, ch
     best, best_score = candidates[0], -math.inf
     for m in candidates:
         rc = encode_to_budget(x, codec, m.payload_bits(channel_uses), chroma=chroma, cache=cache,
-                              count=count)
+                              count=count, downscale=downscale)
         if not bool(rc.fits[0]):
             score = fail_psnr
         else:
@@ -222,7 +230,7 @@ def separate_transmit(images, codec: str = "hevc", cbr=1 / 48, snr_db=10.0, chan
                       channel_code: str = "capacity", mcs=None, chroma=None, generator=None,
                       fallback=0.5, outage: float = 0.1, num_iter: int = 20,
                       cache: RateControlCache | None = None, progress: bool = False,
-                      count: str = "bitstream") -> SeparateResult:
+                      count: str = "bitstream", downscale: bool = False) -> SeparateResult:
     """Send images with a real codec and an ideal or a 5G LDPC channel code (see module doc).
 
     Parameters
@@ -245,6 +253,8 @@ def separate_transmit(images, codec: str = "hevc", cbr=1 / 48, snr_db=10.0, chan
     progress : show a tqdm bar over the images' rate control.
     count : source bits counted as ``"bitstream"`` (BPG header + coded bitstream, the default, as
         the literature counts BPG) or ``"file"`` (the whole HEIF file, container included).
+    downscale : ``True`` codes an image that does not fit its budget at the lowest quality at 1/2
+        or 1/4 size, upsampled at the receiver (:func:`~jscc_lab.baselines.encode_to_budget`).
 
     Output: a :class:`SeparateResult`.
     """
@@ -282,6 +292,8 @@ def separate_transmit(images, codec: str = "hevc", cbr=1 / 48, snr_db=10.0, chan
     files: list = [b""] * n
     sent_bytes: list = [b""] * n  # what is counted and sent: BPG header + bitstream (or the file)
     chromas: list = [""] * n
+    scales: list = [0] * n
+    decoded: list = [None] * n  # reconstruction of each coded image, at full size
 
     from tqdm.auto import tqdm
 
@@ -291,20 +303,20 @@ def separate_transmit(images, codec: str = "hevc", cbr=1 / 48, snr_db=10.0, chan
             budget[i] = int(capacity_bits(k_uses[i], float(snr[i]), channel, outage))
         else:
             chosen = fixed_mcs or select_mcs(xs[i], spec.name, float(snr[i]), k_uses[i], channel,
-                                             chroma, fallback, cache, count)[0]
+                                             chroma, fallback, cache, count, downscale)[0]
             mcs_used[i] = chosen.name
             budget[i] = chosen.payload_bits(k_uses[i])
         if budget[i] <= 0:
             failed[i], reason[i] = True, "budget"
             continue
         rc = encode_to_budget(xs[i], spec.name, int(budget[i]), chroma=chroma, cache=cache,
-                              count=count)
+                              count=count, downscale=downscale)
         if not bool(rc.fits[0]):
             failed[i], reason[i] = True, "budget"
             continue
         bits[i], quality[i], files[i], sent_bytes[i] = rc.bits[0], rc.quality[0], rc.data[0], rc.sent[0]
-        chromas[i] = rc.chroma[0]
-        x_hat[i] = rc.x_hat
+        chromas[i], scales[i] = rc.chroma[0], rc.scale[0]
+        x_hat[i] = decoded[i] = rc.x_hat
 
     # 2. the channel
     sent = [i for i in range(n) if not failed[i]]
@@ -337,14 +349,14 @@ def separate_transmit(images, codec: str = "hevc", cbr=1 / 48, snr_db=10.0, chan
                     received = _bits_to_bytes(bits_hat[j, : n_cw[j]], len(sent_bytes[i]))
                     if received != sent_bytes[i]:
                         raise RuntimeError("LDPC reported success but the bytes differ")
-                    x_hat[i] = decode(files[i])  # the same coded data, in its HEIF container
+                    x_hat[i] = decoded[i]  # the received bytes are the coded data: its decoding
 
     return SeparateResult(
         x_hat=x_hat if as_list else torch.cat(x_hat),
         bits=bits, budget_bits=budget, channel_uses=torch.tensor(k_uses, dtype=torch.int64),
         quality=quality, mcs=mcs_used, failed=failed, reason=reason, codewords=codewords,
         codeword_errors=cw_errors, snr_db=snr, cbr=cbr, codec=spec.name, channel_code=channel_code,
-        chroma=chromas, count=count,
+        chroma=chromas, count=count, scale=scales,
     )
 
 

@@ -36,9 +36,10 @@ def separation_sweep(images, snrs_db, cbrs, codec: str = "hevc", channel_code: s
 
     ``metrics(x, x_hat) -> {name: (N,) tensor}`` scores the reconstructions (failed images
     included, as their fallback). Each row holds ``codec, channel_code, channel, snr_db, cbr,
-    cbr_used`` (channel uses / 3HW, mean), ``n_images, failures, failure_rate, bits, budget_bits,
-    bpp, mcs`` (most used), ``seconds``, the
-    mean of every metric, and ``per_image``: ``{metric: [values]}`` plus ``failed``.
+    cbr_used`` (channel uses / 3HW, mean), ``n_images, failures, failure_rate, downscaled``
+    (images coded at reduced size), ``bits, budget_bits, bpp, mcs`` (most used), ``seconds``, the
+    mean of every metric, and ``per_image``: ``{metric: [values]}`` plus ``failed, reason, mcs,
+    scale``.
     ``generator`` (int seed) is offset per grid point, so rows are reproducible one by one.
     """
     xs, _ = _as_list(images)
@@ -68,6 +69,7 @@ def separation_sweep(images, snrs_db, cbrs, codec: str = "hevc", channel_code: s
             "n_images": len(xs),
             "failures": result.n_failures,
             "failure_rate": result.failure_rate,
+            "downscaled": result.n_downscaled,
             "bits": float(result.bits.double().mean()),
             "budget_bits": float(result.budget_bits.double().mean()),
             "bpp": float(result.bpp.mean()),
@@ -76,6 +78,6 @@ def separation_sweep(images, snrs_db, cbrs, codec: str = "hevc", channel_code: s
         }
         row.update({name: sum(v) / len(v) for name, v in scores.items()})
         row["per_image"] = {**scores, "failed": result.failed.tolist(), "reason": result.reason,
-                            "mcs": result.mcs}
+                            "mcs": result.mcs, "scale": result.scale}
         rows.append(row)
     return rows

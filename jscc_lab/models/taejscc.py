@@ -18,7 +18,7 @@ and an SNR per image, so the first channels learn to carry the most. The linear 
 identity, so an untrained model at CBR 1/12 already transmits the TAEF2 latent as analog symbols.
 
 **Realism input** (``realism=True``, for the perceptual / GAN recipe of
-:mod:`jscc_lab.train_gan`): the receiver is also told a realism weight ``beta`` in ``[0, 1]``
+:mod:`jscc_lab.train.gan`): the receiver is also told a realism weight ``beta`` in ``[0, 1]``
 (Agustsson et al., CVPR 2023; as in :class:`~jscc_lab.models.perceptual.PerceptualJSCC`), so one
 checkpoint serves every SNR, CBR and realism. ``beta`` enters the receiver's conditioning MLP
 through one extra zero-initialised linear map (``rx_condition.beta.weight``): a model warm-started
@@ -178,7 +178,7 @@ class TAEJSCC(nn.Module):
         checkpoint that holds fine-tuned ones).
     cond_dim : size of the (SNR, CBR) conditioning vector.
     realism : give the receiver a realism input ``beta`` in ``[0, 1]`` (for the GAN recipe of
-        :mod:`jscc_lab.train_gan`; adds one weight, ``rx_condition.beta.weight``). ``False``: the
+        :mod:`jscc_lab.train.gan`; adds one weight, ``rx_condition.beta.weight``). ``False``: the
         PSNR model, its ``state_dict`` exactly as without this option.
     default_beta : realism weight ``forward`` / ``decode`` use when ``beta`` is not given
         (``realism=True`` only; 1.0: the full GAN reconstruction).
@@ -213,7 +213,7 @@ class TAEJSCC(nn.Module):
     rate_adaptive = True
 
     #: the received symbol grid ``z_rx`` of ``forward(..., return_latent=True)``: channels, and
-    #: image size / grid size (the discriminator of :mod:`jscc_lab.train_gan` is built from these)
+    #: image size / grid size (the discriminator of :mod:`jscc_lab.train.gan` is built from these)
     latent_channels = _SLOTS
     downsample = _DOWN
     #: modules that training keeps frozen at a published weight file of :mod:`jscc_lab.weights`:

@@ -38,462 +38,40 @@ Example
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime
 import inspect
 import math
 import os
 import platform
-import tempfile
 import time
-import tomllib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from . import __version__
-from .data import RandomCrops, bsds500_files, center_crop, load_image
-from .metrics import psnr
-from .models import MODELS, AtCBR, build_model
-from .precision import autocast, check_amp, choose_amp
+from .. import __version__
+from ..checkpoints import (
+    CHECKPOINT_FORMAT,
+    check_output_dir,
+    load_checkpoint,
+    save_checkpoint,
+    training_stages,
+)
+from ..data import RandomCrops, bsds500_files, center_crop, load_image
+from ..models import MODELS, build_model
+from ..precision import autocast, choose_amp
+from .config import _LINEAGE, TrainConfig, config_changes, load_config, save_config
+from .objectives import latent_mse_objective, mse_objective, validate_psnr
 
-__all__ = [
-    "TrainConfig",
-    "Trainer",
-    "train",
-    "mse_objective",
-    "latent_mse_objective",
-    "train_files",
-    "validate_psnr",
-    "save_config",
-    "load_config",
-    "save_checkpoint",
-    "export_checkpoint",
-    "CHECKPOINT_FORMAT",
-]
-
-CHECKPOINT_FORMAT = "jscc_lab.checkpoint/1"
-
-
-# ---------------------------------------------------------------------------------------------
-# configuration
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class TrainConfig:
-    """Everything a training run depends on (saved as ``config.toml`` in ``out_dir``).
-
-    Model: ``model`` (a name in :data:`jscc_lab.models.MODELS`), ``cbr`` (a fraction string such
-    as ``"1/12"``), ``width`` (hidden channels), ``channel`` (``"awgn"``, ``"rayleigh-block"``,
-    ``"rayleigh-fast"``). Training SNR: uniform per image in ``[snr_db_min, snr_db_max]`` (equal
-    for a fixed SNR). Data: BSDS500 ``train_splits`` (or the images in ``train_dir``), random
-    ``crop`` x ``crop`` crops with flips; validation on the first ``val_images`` BSDS500 test
-    images (0 = all 200; or ``val_dir``), centre-cropped to ``val_crop``, at each ``val_snr_db``.
-    Optimiser: Adam, ``lr`` with ``warmup_steps`` linear warm-up then cosine decay to
-    ``lr * lr_final_fraction``; ``grad_clip`` (0 = off). Hardware: ``device`` (``"auto"``,
-    ``"cpu"``, ``"cuda"``), ``threads`` (CPU threads, 0 = torch's default), ``amp``
-    (``"auto"`` = bf16 autocast where measurably faster: CUDA with native bf16, or a CPU whose
-    timed probe says so (:func:`jscc_lab.precision.choose_amp`); ``"bf16"`` forces it, ``"none"``
-    forces fp32), ``channels_last``,
-    ``compile``. Output: ``out_dir`` (default ``runs/<name>``). ``max_minutes`` (0 = off): a
-    wall-clock budget for :meth:`Trainer.fit`; the run stops after the step that exceeds it,
-    validates there and saves ``last.pt`` (the learning-rate schedule still follows ``steps``).
-
-    Rate-adaptive models around an image autoencoder (``model = "taejscc"`` on the pretrained
-    TAEF2, ``"scratchjscc"`` on learned transforms): ``blocks`` (residual blocks
-    per adapter), ``cbrs`` (the CBRs of a rate-adaptive model; one is drawn per image);
-    ``loss`` ``"image"`` (MSE on pixels) or ``"latent"`` (MSE on the received latent: the decoder is
-    not run, several times faster); ``freeze`` (parameter-name prefixes not trained, e.g.
-    ``["ae_encoder"]``); ``pretrained_modules`` train at ``lr * pretrained_lr_fraction``;
-    ``init_from`` a checkpoint whose weights start the run (e.g. the latent-loss stage; float16
-    exports too); it supplies every weight, so the TAEF2 weight files are not read.
-    ``train_dirs`` adds image folders (relative paths are under ``$JSCC_LAB_DATA``; images smaller
-    than ``crop`` are skipped) to the BSDS500 ``train_splits``.
-    """
-
-    name: str = "run"
-    model: str = "adjscc"
-    cbr: str = "1/12"
-    width: int = 64
-    channel: str = "awgn"
-    snr_db_min: float = 0.0
-    snr_db_max: float = 20.0
-    train_splits: list[str] = field(default_factory=lambda: ["train", "val"])
-    train_dir: str = ""
-    crop: int = 64
-    batch_size: int = 16
-    grad_accum: int = 1
-    steps: int = 2000
-    lr: float = 1e-3
-    lr_final_fraction: float = 0.05
-    warmup_steps: int = 100
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    val_every: int = 500
-    val_images: int = 50
-    val_dir: str = ""
-    val_crop: int = 128
-    val_snr_db: list[float] = field(default_factory=lambda: [0.0, 10.0, 20.0])
-    val_batch: int = 25
-    checkpoint_every: int = 500
-    log_every: int = 10
-    out_dir: str = ""
-    seed: int = 0
-    device: str = "auto"
-    threads: int = 0
-    amp: str = "auto"
-    channels_last: bool = True
-    compile: bool = False
-    num_workers: int = 0
-    blocks: int = 4
-    cbrs: list[str] = field(default_factory=list)
-    train_dirs: list[str] = field(default_factory=list)
-    loss: str = "image"
-    freeze: list[str] = field(default_factory=list)
-    pretrained_modules: list[str] = field(default_factory=list)
-    pretrained_lr_fraction: float = 1.0
-    init_from: str = ""
-    max_minutes: float = 0.0
-
-    def __post_init__(self):
-        self.cbr = str(self.cbr)
-        self.train_splits = list(self.train_splits)
-        self.val_snr_db = [float(v) for v in self.val_snr_db]
-        checks = {
-            "width": self.width > 0, "crop": self.crop > 0, "batch_size": self.batch_size > 0,
-            "grad_accum": self.grad_accum > 0, "steps": self.steps > 0, "lr": self.lr > 0,
-            "val_every": self.val_every > 0, "checkpoint_every": self.checkpoint_every > 0,
-            "log_every": self.log_every > 0, "val_batch": self.val_batch > 0,
-            "val_images": self.val_images >= 0, "warmup_steps": self.warmup_steps >= 0,
-            "grad_clip": self.grad_clip >= 0, "threads": self.threads >= 0,
-            "num_workers": self.num_workers >= 0, "blocks": self.blocks >= 0,
-            "pretrained_lr_fraction": self.pretrained_lr_fraction >= 0,
-            "lr_final_fraction": 0 <= self.lr_final_fraction <= 1,
-            "max_minutes": self.max_minutes >= 0,
-        }
-        bad = [k for k, ok in checks.items() if not ok]
-        if bad:
-            raise ValueError("invalid TrainConfig value(s): " + ", ".join(
-                f"{k}={getattr(self, k)!r}" for k in bad) + " (sizes, steps and rates must be positive)")
-        if self.snr_db_min > self.snr_db_max:
-            raise ValueError(f"snr_db_min={self.snr_db_min} must be <= snr_db_max={self.snr_db_max}")
-        check_amp(self.amp)
-        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise ValueError(f'device must be "auto", "cpu" or "cuda[:i]", got {self.device!r}')
-        if self.loss not in ("image", "latent"):
-            raise ValueError(f'loss must be "image" or "latent", got {self.loss!r}')
-        self.cbrs = [str(c) for c in self.cbrs]
-        self.train_dirs, self.freeze = list(self.train_dirs), list(self.freeze)
-        self.pretrained_modules = list(self.pretrained_modules)
-        for split in self.train_splits:
-            if split not in ("train", "val", "test"):
-                raise ValueError(f'train_splits must hold "train", "val" (or "test"), got {split!r}')
-
-    @property
-    def output_dir(self) -> Path:
-        return Path(self.out_dir) if self.out_dir else Path("runs") / self.name
-
-    def model_spec(self) -> dict:
-        """What :func:`jscc_lab.models.build_model` needs (stored in every checkpoint)."""
-        if self.model in ("taejscc", "scratchjscc"):  # rate-adaptive, adapters of `blocks` blocks
-            kwargs = {"width": self.width, "blocks": self.blocks}
-            if self.cbrs:
-                kwargs["cbrs"] = list(self.cbrs)
-            return {"name": self.model, "channel": self.channel, "kwargs": kwargs}
-        return {"name": self.model, "channel": self.channel,
-                "kwargs": {"cbr": self.cbr, "width": self.width}}
-
-
-def _toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else ("nan" if math.isnan(value) else
-                                                          ("inf" if value > 0 else "-inf"))
-    if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        return f'"{escaped}"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
-
-
-def save_config(config, path) -> Path:
-    """Write a flat dataclass config as TOML (read back with :func:`load_config`)."""
-    path = Path(path)
-    lines = [f"# {type(config).__name__} for jscc_lab.train (jscc-lab train {path.name})"]
-    lines += [f"{k} = {_toml_value(v)}" for k, v in asdict(config).items()]
-    _atomic_write_bytes(path, ("\n".join(lines) + "\n").encode())
-    return path
-
-
-def load_config(path, cls=TrainConfig):
-    """Read a TOML config into ``cls``; unknown keys are an error naming the valid ones."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no config file at {path}")
-    with open(path, "rb") as f:
-        data = tomllib.load(f)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"{path}: unknown key(s) {unknown}; valid keys: {', '.join(sorted(known))}")
-    return cls(**data)
-
-
-# ---------------------------------------------------------------------------------------------
-# checkpoints
-# ---------------------------------------------------------------------------------------------
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def check_writable(folder: Path, what: str, hint: str) -> None:
-    """Create ``folder`` and write a temp file in it, or raise ``OSError("cannot write {what} (...);
-    choose a writable folder {hint}")``: one clear line before any work is done."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
-            pass
-    except OSError as err:
-        raise OSError(f"cannot write {what} ({err.strerror or err}); choose a writable folder {hint}") from err
-
-
-def check_output_dir(out_dir, model: nn.Module | None = None) -> None:
-    """Fail before training, with a clear message, if checkpoints cannot be written to ``out_dir``:
-    not creatable, not writable, or with less free space than about three checkpoints need."""
-    import shutil
-
-    out_dir = Path(out_dir)
-    check_writable(out_dir, f"checkpoints to out_dir={out_dir}", "with --set out_dir=PATH")
-    if model is not None:
-        # weights + two Adam moments, in float32, plus slack for the atomic temp copy
-        need = 3 * 4 * sum(p.numel() for p in model.parameters()) * 3 + (16 << 20)
-        free = shutil.disk_usage(out_dir).free
-        if free < need:
-            raise OSError(f"only {free / 2**20:.0f} MiB free in out_dir={out_dir}, checkpoints need "
-                          f"about {need / 2**20:.0f} MiB; free space or choose another out_dir")
-
-
-def save_checkpoint(checkpoint: dict, path) -> Path:
-    """``torch.save`` ``checkpoint`` atomically: a temp file in the same folder, then rename.
-
-    A crash mid-write leaves the previous file intact (no truncated checkpoints).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; use the usual mode
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
-
-
-def export_checkpoint(src, dst, extra_provenance: dict | None = None, half: bool = False,
-                      published: dict | None = None) -> Path:
-    """Copy a training checkpoint without optimizer / RNG state (a small release file).
-
-    ``half=True`` stores floating-point weights as float16 (half the size; loading casts them
-    back to the model's float32). ``published`` (``{module prefix: weight file name}``, e.g.
-    ``{"ae_encoder": "taef2_encoder"}``) leaves out modules whose weights are exactly those of a
-    published file of :mod:`jscc_lab.weights` (kept frozen in training): the file records the
-    name and :func:`~jscc_lab.pretrained.load_checkpoint` reads them back from there. A module
-    that differs from its file is a ``ValueError``.
-    """
-    from .pretrained import load_checkpoint
-    from .weights import load_weights
-
-    ckpt = load_checkpoint(src)
-    slim = {k: v for k, v in ckpt.items() if k not in ("optimizer", "rng", "extra")}
-    state = {k: (v.half() if half and v.is_floating_point() else v).detach().clone().contiguous()
-             for k, v in ckpt["state_dict"].items()}
-    for prefix, name in (published or {}).items():
-        reference = load_weights(name, dtype=None)
-        ours = {k[len(prefix) + 1:]: v for k, v in state.items() if k.startswith(prefix + ".")}
-        same = ours.keys() == reference.keys() and all(
-            torch.equal(ours[k].to(v.dtype), v) for k, v in reference.items())
-        if not same:
-            raise ValueError(f"published={{{prefix!r}: {name!r}}}: the checkpoint's {prefix} weights are not "
-                             f"those of {name} (trained or another layout); export them with the checkpoint")
-        state = {k: v for k, v in state.items() if not k.startswith(prefix + ".")}
-    if published:
-        slim["published_weights"] = {**slim.get("published_weights", {}), **published}
-    slim["state_dict"] = state
-    if extra_provenance:
-        slim["provenance"] = {**ckpt.get("provenance", {}), **extra_provenance}
-        if "stages" in extra_provenance:  # they include the run's lineage
-            slim["provenance"].pop("lineage", None)
-    return save_checkpoint(slim, dst)
-
-
-#: the loss weights a stage's record keeps (perceptual and GAN stages)
-LOSS_WEIGHTS = ("mse_weight", "lpips_weight", "adversarial_weight", "colour_weight", "grid_weight",
-                "beta_scales_lpips")
-
-
-#: config keys that only say where and how long a process runs: changing them on resume is not
-#: a change of the training (``threads`` is recorded: it is part of the provenance)
-_BOOKKEEPING = ("out_dir", "max_minutes")
-#: config keys that say where a run's weights came from when it started: a resume continues from
-#: last.pt and never reads them, so it keeps the checkpoint's values (a resume without repeating
-#: ``--set init_from=...`` must not cut the run off from the stages behind it)
-_LINEAGE = ("init_from", "init_encoder_from")
-
-
-def config_changes(old: dict, new: dict) -> dict[str, list]:
-    """``{key: [old, new]}`` for the config fields a resumed run changes (e.g. ``--set steps=2200``
-    or a new loss weight), leaving out :data:`_BOOKKEEPING`; the trainer appends them, with the step,
-    to ``provenance["config_changes"]`` so a checkpoint says how its run was actually trained."""
-    return {k: [old.get(k), v] for k, v in new.items()
-            if k not in _BOOKKEEPING and k in old and old[k] != v}
-
-
-def training_stages(path) -> list[dict]:
-    """The training stages behind checkpoint ``path``, oldest first: the run itself and the
-    checkpoints it started from: the ``provenance["lineage"]`` the run recorded when it started,
-    or else (runs older than that record) ``config.init_from``, followed while those files exist.
-    An exported checkpoint that already lists ``provenance["stages"]`` contributes those and ends
-    the walk. Each stage: ``checkpoint``, ``name``, ``objective`` (the config's ``loss`` or GAN
-    ``stage``), ``steps``, ``batch_size``, ``crop``, ``lr``, ``freeze``, ``loss_weights``,
-    ``wall_time_s``, ``cpu_time_s``, ``device``, ``config_changes`` (what resumes changed, with the
-    step: the other fields are the final config) and ``validation`` (the history entries with
-    validation numbers)."""
-    from .pretrained import load_checkpoint
-
-    stages, seen = [], set()
-    path = Path(path).expanduser()
-    while path is not None and path.is_file() and path.resolve() not in seen:
-        seen.add(path.resolve())
-        ckpt = load_checkpoint(path)
-        prov, config = ckpt.get("provenance") or {}, ckpt.get("config") or {}
-        if prov.get("stages"):
-            stages[:0] = list(prov["stages"])
-            break
-        history = (ckpt.get("metrics") or {}).get("history") or []
-        validated = [h for h in history if any(k.startswith(("psnr@", "lpips@", "val_")) for k in h)]
-        stages.insert(0, {"checkpoint": str(path), "name": config.get("name"),
-                          "objective": config.get("stage") or config.get("loss") or "image",
-                          "steps": prov.get("steps", ckpt.get("step")), "batch_size": config.get("batch_size"),
-                          "crop": config.get("crop"), "lr": config.get("lr"), "freeze": config.get("freeze"),
-                          "loss_weights": {k: config[k] for k in LOSS_WEIGHTS if k in config},
-                          "wall_time_s": prov.get("wall_time_s"), "cpu_time_s": prov.get("cpu_time_s"),
-                          "device": prov.get("device"), "config_changes": prov.get("config_changes", []),
-                          "validation": validated})
-        if prov.get("lineage"):
-            stages[:0] = list(prov["lineage"])
-            break
-        init = config.get("init_from") or ""
-        path = Path(init).expanduser() if init else None
-    return stages
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
-
-
-# ---------------------------------------------------------------------------------------------
-# objective and validation
-# ---------------------------------------------------------------------------------------------
-
-
-def mse_objective(model: nn.Module, x: torch.Tensor, snr_db: torch.Tensor, generator=None, **conditions):
-    """Distortion objective: mean squared error of ``model(x, snr_db)`` (PSNR-optimised JSCC).
-
-    ``conditions`` (e.g. ``cbr=`` per image for a rate-adaptive model) go to the model.
-    Returns ``(loss, logs)``; every objective has this shape so the trainer can swap them.
-    """
-    x_hat = model(x, snr_db, generator=generator, **conditions)
-    loss = F.mse_loss(x_hat.float(), x.float())
-    return loss, {"mse": loss.detach()}
-
-
-def latent_mse_objective(model: nn.Module, x: torch.Tensor, snr_db: torch.Tensor, generator=None,
-                         **conditions):
-    """MSE between a pretrained-autoencoder latent and its estimate after the channel.
-
-    For models with ``latent(x)`` and ``latent_forward(z, snr_db, ...)`` (e.g.
-    :class:`~jscc_lab.models.TAEJSCC`): the image decoder is not run, so a step costs a fraction of
-    an image-space one. The target latent carries no gradient. Returns ``(loss, logs)``.
-    """
-    model = getattr(model, "module", model)  # DDP / compile wrappers
-    with torch.no_grad():
-        z = model.latent(x)
-    z_hat = model.latent_forward(z, snr_db, generator=generator, **conditions)
-    loss = F.mse_loss(z_hat.float(), z.float())
-    return loss, {"latent_mse": loss.detach()}
-
-
-@torch.no_grad()
-def validate_psnr(model: nn.Module, images: torch.Tensor, snrs_db, batch_size: int = 25,
-                  seed: int = 0) -> dict[str, float]:
-    """Mean PSNR (dB, higher is better) of ``model`` on ``images`` at each SNR in ``snrs_db``
-    (and, for a rate-adaptive model, at each CBR in ``model.cbrs``).
-
-    The channel noise is seeded (``seed``), so validation numbers are comparable across steps.
-    Returns ``{"psnr@10dB": ..., ...}`` (``{"psnr@10dB,cbr1/48": ...}`` for rate-adaptive models).
-    """
-    cbrs = getattr(model, "cbrs", None)
-    if cbrs is not None:
-        from .channels import cbr_label
-
-        out = {}
-        for c in cbrs:
-            one = validate_psnr(AtCBR(model, c), images, snrs_db, batch_size, seed)
-            out.update({f"{k},cbr{cbr_label(c)}": v for k, v in one.items()})
-        return out
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    out = {}
-    for snr in snrs_db:
-        g = torch.Generator(device=device).manual_seed(seed)
-        values = []
-        for i in range(0, images.shape[0], batch_size):
-            x = images[i : i + batch_size].to(device)
-            values.append(psnr(x, model(x, float(snr), generator=g).float()).cpu())
-        out[f"psnr@{float(snr):g}dB"] = torch.cat(values).mean().item()
-    model.train(was_training)
-    return out
+__all__ = ["Trainer", "train", "train_files"]
 
 
 def train_files(config: TrainConfig) -> list[Path]:
     """Training image files of ``config``: its BSDS500 splits (or ``train_dir``) plus ``train_dirs``."""
-    from .data import _image_files
-    from .settings import data_root
+    from ..data import _image_files
+    from ..settings import data_root
 
     files = [] if config.train_dir else [p for split in config.train_splits for p in bsds500_files(split)]
     for folder in ([config.train_dir] if config.train_dir else []) + config.train_dirs:
@@ -508,9 +86,10 @@ def train_files(config: TrainConfig) -> list[Path]:
     return files
 
 
-# ---------------------------------------------------------------------------------------------
-# the trainer
-# ---------------------------------------------------------------------------------------------
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
 def _mix_seed(*parts: int) -> int:
@@ -643,7 +222,6 @@ class Trainer:
         rate-adaptive model serves, which hold no weights: a single-CBR run may start from a
         rate-adaptive stage; strict load), or of a TAEJSCC / ScratchJSCC with fewer adapter
         ``blocks`` (:meth:`~jscc_lab.models.taejscc.TAEJSCC.load_grown`)."""
-        from .pretrained import load_checkpoint
 
         def spec(s):
             s = dict(s or {})
@@ -907,8 +485,6 @@ class Trainer:
         if self.resuming and not (resume and last_path.is_file()):
             raise ValueError("this trainer was built with resume=True (init_from not loaded): call fit(resume=True)")
         if resume and last_path.is_file():
-            from .pretrained import load_checkpoint
-
             self.load_state(load_checkpoint(last_path, map_location=self.device))
         if main:  # on a resume too: `--resume` with the run's config.toml then continues as configured now
             save_config(c, out / "config.toml")
