@@ -226,10 +226,10 @@ def model_system(models: Mapping, label: str) -> tuple[ModelSystem, list[float]]
         raise SystemExit(f"{label}: no model given")
     if len(models) == 1:
         ((name, model),) = models.items()
-        if getattr(model, "rate_adaptive", False):
+        if model.rate_adaptive:
             system = ModelSystem(model, name=name)
             return system, list(system.cbrs)
-    adaptive = [n for n, m in models.items() if getattr(m, "rate_adaptive", False)]
+    adaptive = [n for n, m in models.items() if m.rate_adaptive]
     if adaptive:
         raise SystemExit(f"{label}: {adaptive[0]} is rate-adaptive; give it alone, or single-CBR checkpoints")
     table: dict[float, tuple[str, object]] = {}

@@ -158,7 +158,7 @@ def main(argv=None) -> None:
 
     if args.curve:
         print(training_curve(args.curve, args.curve_figure))
-    names = args.models if args.models is not None else [n for n in pretrained.available() if "psnr" in n]
+    names = args.models if args.models is not None else pretrained.find(objective="psnr")
     if args.report:
         if not (args.json and args.json.is_file()):
             raise SystemExit(f"--report: no results file at --json {args.json}")

@@ -40,9 +40,9 @@ def systems(cbr: float) -> dict:
     out = {"hevc+capacity": (separate_coding("hevc", "capacity"), [None]), "taef2 alone": (taef2_alone(), [None])}
     for name in pretrained.available():
         model = pretrained.load_model(name)
-        serves = getattr(model, "cbrs", None) or [getattr(model, "cbr", None)]
+        serves = model.cbrs or [model.cbr]
         if any(c is not None and abs(float(c) - cbr) < 1e-9 for c in serves):
-            out[name] = (model, [0.0, 1.0] if getattr(model, "realism", False) else [None])
+            out[name] = (model, [0.0, 1.0] if model.realism else [None])
     return out
 
 

@@ -31,7 +31,7 @@ def knob_rows(models: dict, images, snr_db: float, betas, seed: int = 0) -> list
     """Mean rows ``{"system", "cbr", "beta", <metric>, "max_bias"}`` per checkpoint, CBR and beta."""
     rows = []
     for name, model in models.items():
-        if not getattr(model, "realism", False):
+        if not model.realism:
             raise SystemExit(f"{name} has no realism input (beta): not a perceptual checkpoint")
         per_image = sweep(model, images, [snr_db], metrics=METRICS, betas=betas, name=name, seed=seed)
         for row in summarize(per_image, by=("system", "cbr", "beta")):

@@ -81,7 +81,7 @@ def plain_rate(family: str, crop: int, batch: int, steps: int, warmup: int, thre
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     objective = latent_mse_objective if cfg.loss == "latent" else mse_objective
     rng = torch.Generator().manual_seed(0)
-    cbrs = getattr(model, "cbrs", None)
+    cbrs = model.cbrs
     times = []
     for step in range(steps + warmup):
         t0 = time.perf_counter()

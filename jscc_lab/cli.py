@@ -397,9 +397,13 @@ def _export(args) -> int:
             f"{' -> '.join(str(st.get('objective')) for st in stages)}, {steps} steps, "
             f"{wall / 3600:.2f} h wall on {prov.get('device', 'unknown device')}")
         if not args.no_register:
-            fields = {"model": spec.get("name"), "channel": spec.get("channel"), "device": prov.get("device"),
-                      "steps": steps, "wall_time_s": round(wall, 1), "cpu_time_s": round(cpu, 1)}
-            fields.update({k: kwargs[k] for k in ("cbrs", "cbr", "realism") if k in kwargs})
+            realism = bool(kwargs.get("realism", getattr(MODELS.get(spec.get("name")), "realism", False)))
+            perceptual = realism or any(st.get("objective") in ("distortion", "gan") for st in stages)
+            fields = {"model": spec.get("name"), "objective": "perceptual" if perceptual else "psnr",
+                      "channel": spec.get("channel"), "realism": realism,
+                      "device": prov.get("device"), "steps": steps, "wall_time_s": round(wall, 1),
+                      "cpu_time_s": round(cpu, 1)}
+            fields.update({k: kwargs[k] for k in ("cbrs", "cbr") if k in kwargs})
             register(dst, args.name, description, root=out, **fields)
     except (OSError, CheckpointError) as err:
         raise UserError(err) from None

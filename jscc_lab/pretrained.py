@@ -29,6 +29,7 @@ __all__ = [
     "CHECKPOINT_DIR",
     "available",
     "info",
+    "find",
     "load",
     "load_checkpoint",
     "model_from_checkpoint",
@@ -54,6 +55,24 @@ def _registry(root=None) -> dict:
 def available(root=None) -> list[str]:
     """Names of the registered checkpoints (sorted)."""
     return sorted(_registry(root))
+
+
+def find(root=None, **fields) -> list[str]:
+    """Names of the registered checkpoints whose registry fields match every ``fields`` item, e.g.
+    ``find(objective="psnr", channel="awgn")``; ``cbr="1/48"`` matches a single-CBR model at that
+    CBR and a rate-adaptive one that serves it. Fields: ``model`` (family), ``objective``
+    (``"psnr"`` or ``"perceptual"``), ``channel``, ``cbr``, ``realism`` (bool)."""
+    out = []
+    for name, entry in _registry(root).items():
+        ok = True
+        for key, want in fields.items():
+            if key == "cbr":
+                ok &= entry.get("cbr") == want or want in (entry.get("cbrs") or ())
+            else:
+                ok &= entry.get(key, False if key == "realism" else None) == want
+        if ok:
+            out.append(name)
+    return out
 
 
 def info(name: str, root=None) -> dict:

@@ -149,21 +149,6 @@ def user_study(original, reconstruct, results_path, participant: str, images, cb
 # ---------------------------------------------------------------------------------------------
 
 
-def _parse_checkpoint_name(name: str):
-    """``adjscc-psnr-awgn-cbr1_12`` -> ``("psnr", "awgn", 1/12)``; ``perceptual-awgn-cbr1_48`` ->
-    ``("perceptual", "awgn", 1/48)``; anything else -> ``None``."""
-    parts = name.split("-")
-    if len(parts) < 3 or not parts[-1].startswith("cbr"):
-        return None
-    num, _, den = parts[-1][3:].partition("_")
-    try:
-        cbr = int(num) / int(den)
-    except ValueError:
-        return None
-    kind = "perceptual" if parts[0] == "perceptual" else ("psnr" if "psnr" in parts else None)
-    return (kind, parts[-2], cbr) if kind else None
-
-
 def default_images() -> dict:
     """Images offered by the explorer: the bundled samples, plus Kodak when it is on disk
     (never downloaded from here)."""
@@ -403,30 +388,27 @@ class Explorer:
 
     @staticmethod
     def _shipped_models() -> dict:
-        """Every shipped AWGN checkpoint by ``(kind, cbr)``; a rate-adaptive model (the stronger
-        family) wins where both exist, so the single-CBR checkpoints it covers are not loaded.
-        Models are put in ``channels_last`` (their convolutions run faster on the CPU)."""
+        """Every shipped AWGN checkpoint by ``(objective, cbr)``, found by its registry fields; a
+        rate-adaptive model (the stronger family) wins where both exist, so the single-CBR
+        checkpoints it covers are not loaded. Models are put in ``channels_last`` (their
+        convolutions run faster on the CPU)."""
+        from fractions import Fraction
+
         from . import pretrained
         from .models import AtCBR
 
-        names = pretrained.available()
         models = {}
-        for name in names:
-            parts = name.split("-")
-            if _parse_checkpoint_name(name) or "awgn" not in parts:
-                continue
-            kind = "psnr" if "psnr" in parts else ("perceptual" if "perceptual" in parts else None)
-            if kind is None:
+        names = pretrained.find(channel="awgn")
+        entries = {name: pretrained.info(name) for name in names}
+        for name in sorted(names, key=lambda n: not entries[n].get("cbrs")):  # rate-adaptive first
+            entry = entries[name]
+            cbrs = [float(Fraction(c)) for c in entry.get("cbrs") or [entry["cbr"]]]
+            wanted = [c for c in cbrs if (entry["objective"], c) not in models]
+            if not wanted:
                 continue
             model = pretrained.load(name).to(memory_format=torch.channels_last)
-            for cbr in getattr(model, "cbrs", ()):  # rate-adaptive: its CBRs come from the model
-                models[(kind, cbr)] = AtCBR(model, cbr)
-            if not getattr(model, "cbrs", ()) and getattr(model, "cbr", None):
-                models[(kind, model.cbr)] = model
-        for name in names:
-            parsed = _parse_checkpoint_name(name)
-            if parsed and parsed[1] == "awgn" and (parsed[0], parsed[2]) not in models:
-                models[(parsed[0], parsed[2])] = pretrained.load(name).to(memory_format=torch.channels_last)
+            for cbr in wanted:
+                models[(entry["objective"], cbr)] = AtCBR(model, cbr) if entry.get("cbrs") else model
         return models
 
     def _on_upload(self, change) -> None:

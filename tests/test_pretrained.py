@@ -90,15 +90,26 @@ def test_shipped_checkpoints_fit_the_size_budget_and_are_hashed():
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_checkpoint_loads_with_its_cbr_and_provenance(name):
     model, ckpt = pretrained.load(name, return_checkpoint=True)
-    if hasattr(model, "cbrs"):  # rate-adaptive: no CBR in the name, its CBRs in the model and registry
-        assert "cbr" not in name.split("-")[-1]
-        assert model.cbrs == pytest.approx([eval(c) for c in pretrained.info(name)["cbrs"]])
+    entry = pretrained.info(name)
+    assert model.realism == entry["realism"] and entry["objective"] in ("psnr", "perceptual")
+    if model.rate_adaptive:  # no CBR in the name, its CBRs in the model and registry
+        assert "cbr" not in name.split("-")[-1] and model.cbr is None
+        assert model.cbrs == pytest.approx([eval(c) for c in entry["cbrs"]])
     else:
         cbr = name.rsplit("cbr", 1)[1].replace("_", "/")
-        assert model.cbr == pytest.approx(eval(cbr))
+        assert model.cbr == pytest.approx(eval(cbr)) == pytest.approx(eval(entry["cbr"])) and model.cbrs is None
     for key in ("device", "torch", "steps", "wall_time_s", "date"):
         assert key in ckpt["provenance"]
     assert "optimizer" not in ckpt  # release files carry weights, not training state
+
+
+@needs_shipped
+def test_find_answers_by_registry_fields_not_names():
+    assert set(pretrained.find(objective="psnr", channel="awgn", cbr="1/48")) == {
+        "adjscc-psnr-awgn-cbr1_48", "taejscc-psnr-awgn"}
+    assert pretrained.find(realism=True, model="taejscc") == ["taejscc-perceptual-awgn"]
+    assert set(pretrained.find(objective="perceptual")) == {"perceptual-awgn-cbr1_48", "taejscc-perceptual-awgn"}
+    assert pretrained.find(channel="rayleigh-block") == []
 
 
 @needs_shipped

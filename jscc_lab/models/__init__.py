@@ -22,7 +22,7 @@ from torch import nn
 
 from ..channels import AWGN, RayleighFading
 from .adjscc import ADJSCC, ADJSCCDecoder, ADJSCCEncoder
-from .base import AtCBR, JSCCModel
+from .base import AtCBR, JSCCBase, JSCCModel
 from .deepjscc import DeepJSCC
 from .layers import (
     GDN,
@@ -36,6 +36,7 @@ from .layers import (
 )
 
 __all__ = [
+    "JSCCBase",
     "JSCCModel",
     "AtCBR",
     "DeepJSCC",
@@ -80,7 +81,11 @@ CHANNELS = {
 
 
 def register_model(name: str, cls: type[nn.Module]) -> type[nn.Module]:
-    """Add ``cls`` to :data:`MODELS` under ``name`` (usable as a decorator via ``partial``)."""
+    """Add ``cls`` (a :class:`JSCCBase` subclass: the contract the trainer, the sweeps and the
+    explorer rely on) to :data:`MODELS` under ``name`` (usable as a decorator via ``partial``)."""
+    if not (isinstance(cls, type) and issubclass(cls, JSCCBase)):
+        raise TypeError(f"register_model({name!r}, ...): the model class must subclass "
+                        f"jscc_lab.models.JSCCBase (the model contract), got {cls!r}")
     if name in MODELS and MODELS[name] is not cls:
         raise ValueError(f"a different model is already registered as {name!r}")
     MODELS[name] = cls

@@ -71,8 +71,24 @@ def check_size(size) -> tuple[int, int]:
     return h, w
 
 
-class JSCCModel(nn.Module):
-    """Base class of deep JSCC systems (DESIGN.md model contract).
+class JSCCBase(nn.Module):
+    """What every deep JSCC model of the package declares (DESIGN.md model contract), so callers
+    read capabilities instead of sniffing for them: ``rate_adaptive`` (one set of weights for the
+    CBRs in ``cbrs``; else one CBR, ``cbr``), ``realism`` (whether ``decode`` / ``forward`` take a
+    realism weight ``beta``). Every subclass has ``encode(x, snr_db=None, cbr=None)``,
+    ``decode(y, snr_db=None, *, cbr=None, beta=None, size)`` and
+    ``forward(x, snr_db, generator=None, *, cbr=None, channel=None, ...)``."""
+
+    rate_adaptive = False
+    realism = False
+    #: the CBR of a single-CBR model (``None`` for a rate-adaptive one)
+    cbr = None
+    #: the CBRs a rate-adaptive model serves (``None`` for a single-CBR one)
+    cbrs = None
+
+
+class JSCCModel(JSCCBase):
+    """Base class of the single-CBR deep JSCC systems (DESIGN.md model contract).
 
     Parameters
     ----------
@@ -97,9 +113,6 @@ class JSCCModel(nn.Module):
     Declared capabilities (read by :mod:`jscc_lab.systems`, not sniffed): ``rate_adaptive``
     (``False``: one CBR, ``model.cbr``), ``realism`` (whether ``decode`` / ``forward`` take ``beta``).
     """
-
-    rate_adaptive = False
-    realism = False
 
     def __init__(self, latent_channels: int, downsample: int, channel: nn.Module | None = None,
                  default_snr_db: float = 10.0):
@@ -219,13 +232,11 @@ class JSCCModel(nn.Module):
         return self.decode(y, snr_db, size=tuple(x.shape[-2:]))
 
 
-class AtCBR(nn.Module):
+class AtCBR(JSCCBase):
     """A rate-adaptive model (``model.cbrs``) fixed at one CBR, so it can be used wherever a
     single-CBR model is (``.cbr``; ``forward``, ``encode`` and ``decode`` pass ``cbr=`` on; a
     ``cbr`` given to them must be this one). The wrapper follows the wrapped model's train / eval
     mode and declares the wrapped model's ``realism`` and ``channel``."""
-
-    rate_adaptive = False
 
     def __init__(self, model: nn.Module, cbr: float):
         super().__init__()

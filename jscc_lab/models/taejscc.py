@@ -55,7 +55,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..channels import AWGN, cbr_label, complex_to_real, latent_channels, real_to_complex
-from .base import check_images, check_size
+from .base import JSCCBase, check_images, check_size
 from .layers import crop_to, pad_to_multiple, snr_tensor
 from .perceptual import FiLM, beta_tensor
 from .taef2 import LATENT_CHANNELS, TAEF2Decoder, TAEF2Encoder, _Block, taef2
@@ -165,7 +165,7 @@ def _decoder_stage_ends(decoder: nn.Sequential) -> list[int]:
             if isinstance(a, _Block) and not isinstance(b, _Block)]
 
 
-class TAEJSCC(nn.Module):
+class TAEJSCC(JSCCBase):
     """Rate- and SNR-adaptive deep JSCC around the pretrained TAEF2 autoencoder.
 
     Parameters

@@ -368,7 +368,7 @@ class GANTrainer(Trainer):
         u = (step * self.world_size + self.rank) * c.grad_accum + micro
         # Trainer.conditions draws a rate-adaptive model's CBRs from stream 3: its betas take
         # stream 4 (single-CBR perceptual runs keep stream 3, so their runs are unchanged)
-        stream = 3 if getattr(self.model, "cbrs", None) is None else 4
+        stream = 3 if self.model.cbrs is None else 4
         g = torch.Generator().manual_seed(_mix_seed(c.seed, u, stream))
         return sample_betas(c.batch_size, c.beta_edge_prob, g).to(self.device)
 
@@ -493,7 +493,7 @@ class GANTrainer(Trainer):
     def _operating_points(self) -> list[tuple[dict, str]]:
         """``[(model kwargs, metric-name suffix)]``: one per CBR of a rate-adaptive model
         (``({"cbr": 1/48}, ",cbr1/48")``, ...), else one with no CBR."""
-        cbrs = getattr(self.model, "cbrs", None)
+        cbrs = self.model.cbrs
         if cbrs is None:
             return [({}, "")]
         return [({"cbr": cbr}, f",cbr{cbr_label(cbr)}") for cbr in cbrs]

@@ -49,7 +49,7 @@ def validate_psnr(model: nn.Module, images: torch.Tensor, snrs_db, batch_size: i
     The channel noise is seeded (``seed``), so validation numbers are comparable across steps.
     Returns ``{"psnr@10dB": ..., ...}`` (``{"psnr@10dB,cbr1/48": ...}`` for rate-adaptive models).
     """
-    cbrs = getattr(model, "cbrs", None)
+    cbrs = model.cbrs
     if cbrs is not None:
         from ..channels import cbr_label
 

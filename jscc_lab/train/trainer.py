@@ -348,7 +348,7 @@ class Trainer:
     def conditions(self, step: int, micro: int) -> dict:
         """Extra model inputs of a micro-batch: one CBR per image, drawn uniformly from
         ``model.cbrs`` for a rate-adaptive model (a pure function of seed and step)."""
-        cbrs = getattr(self.model, "cbrs", None)
+        cbrs = self.model.cbrs
         if cbrs is None:
             return {}
         c = self.config
