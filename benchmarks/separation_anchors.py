@@ -59,7 +59,7 @@ X265_OPTIONS = {
     "preset veryslow, tune ssim (as BPG -m 8)": {"preset": "veryslow", "tune": "ssim"},
     "SAO off": {"x265:sao": "0"},
 }
-X265_OPTION_QUALITIES = (22, 28, 34, 40)  # 4:4:4 bpp ~0.35 .. 1.3 on Kodak: spans 1/24 .. 1/12 at 10 dB
+X265_OPTION_QUALITIES = (22, 28, 34, 40, 46)  # 4:4:4 bpp ~0.35 .. 1.3 on Kodak: spans 1/24 .. 1/12 at 10 dB
 
 
 def fixed_quality_curve(images, chroma: str, qualities=FIXED_QUALITIES, x265_params=None) -> dict:
@@ -83,8 +83,9 @@ def fixed_quality_curve(images, chroma: str, qualities=FIXED_QUALITIES, x265_par
     return {"bpp": bpp, "psnr": quality_db}
 
 
-def read_at_cbrs(curve: dict, cbrs=CBRS, snr_db: float = SNR_DB) -> list[float]:
-    """PSNR of a fixed-quality curve at ``bpp = 3 CBR log2(1 + SNR)`` (linear in log bpp)."""
+def read_at_cbrs(curve: dict, cbrs=CBRS, snr_db: float = SNR_DB) -> list[float | None]:
+    """PSNR of a fixed-quality curve at ``bpp = 3 CBR log2(1 + SNR)`` (linear in log bpp);
+    ``None`` where that bpp lies outside the measured range (never extrapolated)."""
     import math
 
     import numpy as np
@@ -92,7 +93,9 @@ def read_at_cbrs(curve: dict, cbrs=CBRS, snr_db: float = SNR_DB) -> list[float]:
     out = []
     for c in cbrs:
         target = math.log(3 * c * math.log2(1 + 10 ** (snr_db / 10)))
-        out.append(round(float(np.interp(target, np.log(curve["bpp"]), curve["psnr"])), 3))
+        logs = np.log(curve["bpp"])
+        inside = logs.min() <= target <= logs.max()
+        out.append(round(float(np.interp(target, logs, curve["psnr"])), 3) if inside else None)
     return out
 
 
@@ -168,6 +171,11 @@ def main(argv=None) -> dict:
                 "seconds": round(time.perf_counter() - t0, 1)}
             print(f"x265 {name}: {result['x265_options'][name]['psnr']} at {[cbr_label(c) for c in CBRS[2:]]}", flush=True)
             save_json(result, args.out)
+    for chroma, curve in result.get("fixed_quality_curves", {}).items():  # read again: never extrapolated
+        result["psnr"][f"HEVC {chroma[0]}:{chroma[1]}:{chroma[2]}, fixed quality averaged (as the BPG anchor)"] = read_at_cbrs(curve)
+    for v in result.get("x265_options", {}).values():
+        v["psnr"] = read_at_cbrs(v["curve"], CBRS[2:])
+    save_json(result, args.out)
     shown = {**{k: v for k, v in result["psnr"].items()}, **ANCHORS}
     text = table(shown, CBRS) + "\n\n" + gaps(result)
     if result.get("x265_options"):

@@ -27,7 +27,7 @@ import time
 import torch
 
 from jscc_lab.baselines import default_cache
-from jscc_lab.widgets import Explorer
+from jscc_lab.classroom import Explorer
 
 
 def timed(control, value) -> float:

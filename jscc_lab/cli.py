@@ -417,7 +417,7 @@ def _export(args) -> int:
 
 
 def _explore(args) -> int:
-    from .apps import serve
+    from .classroom.app import serve
 
     try:
         return serve(port=args.port, open_browser=not args.no_browser, ip=args.ip,

@@ -33,9 +33,9 @@ def test_none_forces_fp32_and_bf16_forces_bf16_without_probing(monkeypatch, fres
 
 @pytest.mark.parametrize("bad", ["fp16", "BF16", "", None, True])
 def test_invalid_amp_is_refused_in_one_line_everywhere(bad):
+    from jscc_lab.classroom import Explorer
     from jscc_lab.demo import run_demo
     from jscc_lab.evaluate import sweep
-    from jscc_lab.widgets import Explorer
 
     calls = [lambda: choose_amp("cpu", bad), lambda: TrainConfig(amp=bad),
              lambda: sweep(lambda x, snr, cbr: x, torch.rand(1, 3, 8, 8), [10.0], metrics=("psnr",), cbrs=[0.5], amp=bad),
@@ -189,7 +189,7 @@ def test_sweep_in_bf16_is_within_0_05_db_of_fp32_on_kodak(kodak_crops):
 
 
 def test_explorer_takes_amp_and_reports_why(fresh_cache):
-    from jscc_lab.widgets import Explorer
+    from jscc_lab.classroom import Explorer
 
     model = DeepJSCC(cbr="1/12", width=8).eval()
     images = {"ramp": torch.linspace(0, 1, 32).repeat(1, 3, 32, 1)}

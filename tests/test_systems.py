@@ -72,7 +72,7 @@ def test_transmit_sends_each_image_with_its_own_noise():
 @pytest.mark.parametrize("snr", [4.0, 10.0])
 def test_sweep_explorer_and_demo_give_the_same_reconstruction(snr, monkeypatch):
     from jscc_lab import demo, evaluate, pretrained
-    from jscc_lab.widgets import Explorer
+    from jscc_lab.classroom import Explorer
 
     name = "taejscc-psnr-awgn"
     model = pretrained.load(name)

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from jscc_lab.user_study import (
+from jscc_lab.classroom import (
     ATTENTION,
     ResultsFile,
     fit_preference,
@@ -115,7 +115,7 @@ def test_bad_design_arguments():
 def test_study_widget_records_and_resumes(tmp_path):
     import torch
 
-    from jscc_lab.widgets import user_study
+    from jscc_lab.classroom import user_study
 
     originals = {name: torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(i))
                  for i, name in enumerate(["a", "b"])}

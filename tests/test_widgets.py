@@ -6,8 +6,8 @@ from fractions import Fraction
 import pytest
 import torch
 
+from jscc_lab.classroom import Explorer, explorer
 from jscc_lab.models import ADJSCC, PerceptualJSCC
-from jscc_lab.widgets import Explorer, explorer
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +169,7 @@ def test_the_zoom_row_is_labelled(tiny_explorer):
 
 
 def test_the_web_app_says_loading_then_ready():
-    from jscc_lab.widgets import explorer_app
+    from jscc_lab.classroom import explorer_app
 
     images = {"noise": torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(4))}
     box = explorer_app(images=images, models=_tiny_models(), crop=64, metrics=("psnr",), prefetch=False)

@@ -49,10 +49,10 @@ import time
 
 from jscc_lab import settings
 from jscc_lab.channels import cbr_label
+from jscc_lab.classroom import Explorer
 from jscc_lab.data import sample_images, to_image
 from jscc_lab.metrics import evaluate, psnr
 from jscc_lab.plotting import show_images
-from jscc_lab.widgets import Explorer
 
 # %% [markdown]
 # ## Parameters

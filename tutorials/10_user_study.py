@@ -44,15 +44,15 @@ import torch
 
 from jscc_lab import pretrained, settings
 from jscc_lab.baselines import separate_transmit
-from jscc_lab.data import center_crop, kodak
-from jscc_lab.user_study import (
+from jscc_lab.classroom import (
     ATTENTION,
     ResultsFile,
     fit_preference,
     make_trials,
     simulate_answers,
+    user_study,
 )
-from jscc_lab.widgets import user_study
+from jscc_lab.data import center_crop, kodak
 
 # %% [markdown]
 # ## Parameters

@@ -1,7 +1,7 @@
-"""Standalone web apps served with Voila (``jscc-lab explore``).
+"""The explorer as a web page served with Voila (``jscc-lab explore``).
 
 :func:`serve` runs Voila in its own process group with a cap on concurrent kernels (one per open
-page, :mod:`jscc_lab.apps.kernels`), culls kernels whose page is gone, prints one line when the
+page, :mod:`jscc_lab.classroom.kernels`), culls kernels whose page is gone, prints one line when the
 page can be opened, and forwards Ctrl-C / SIGTERM: the server and every kernel end with it.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 __all__ = ["EXPLORER_NOTEBOOK", "voila_command", "serve", "url_of"]
 
 EXPLORER_NOTEBOOK = Path(__file__).with_name("explorer.ipynb")
-KERNEL_MANAGER = "jscc_lab.apps.kernels.CappedKernelManager"
+KERNEL_MANAGER = "jscc_lab.classroom.kernels.CappedKernelManager"
 
 
 def voila_command(port: int = 8866, open_browser: bool = True, ip: str = "127.0.0.1",

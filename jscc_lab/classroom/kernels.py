@@ -3,7 +3,7 @@
 Voila starts one kernel per page load; a page beyond the cap gets HTTP 503 with a one-line
 reason instead of a new kernel of about a gigabyte. Idle kernels are culled by jupyter_server's
 own ``cull_idle_timeout`` / ``cull_interval`` / ``cull_connected`` (set by
-:func:`jscc_lab.apps.voila_command`).
+:func:`jscc_lab.classroom.app.voila_command`).
 """
 
 from __future__ import annotations
