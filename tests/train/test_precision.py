@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 import torch
-from test_train import image_dirs, tiny_config  # noqa: F401  (the module fixture is used below)
+from test_trainer import image_dirs, tiny_config  # noqa: F401  (the module fixture is used below)
 
 from jscc_lab import precision
 from jscc_lab.models import DeepJSCC

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import load_script
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 load = load_script("benchmarks/explorer_load.py")
 

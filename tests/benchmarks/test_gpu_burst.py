@@ -24,7 +24,7 @@ from jscc_lab.train import (
     train,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "gpu_burst.py"
 CBRS = ["1/48", "1/12"]
 

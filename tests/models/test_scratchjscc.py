@@ -25,7 +25,7 @@ def test_transforms_map_images_to_the_taef2_latent_shape_and_back():
 
 @pytest.mark.parametrize("cbr", ["1/96", "1/12"])
 def test_decode_of_encode_returns_the_image_size(cbr):
-    """(The symbol count and power of encode are tested with TAEJSCC's, tests/test_taejscc.py.)"""
+    """(The symbol count and power of encode are tested with TAEJSCC's, tests/models/test_taejscc.py.)"""
     model = small_model().eval()
     x = torch.rand(3, 3, 48, 80)
     with torch.no_grad():

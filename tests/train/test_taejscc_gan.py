@@ -20,7 +20,7 @@ from jscc_lab.train import (
     train,
 )
 
-CONFIGS = Path(__file__).resolve().parents[1] / "jscc_lab" / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "jscc_lab" / "configs"
 CBRS = ["1/48", "1/12"]
 
 

@@ -21,7 +21,7 @@ from jscc_lab.train import (
     training_stages,
 )
 
-CONFIGS = Path(__file__).resolve().parents[1] / "jscc_lab" / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "jscc_lab" / "configs"
 
 
 

@@ -194,7 +194,7 @@ def test_projected_discriminator_frozen_imagenet_backbone_and_heads(generator, d
 
 # ---- the shipped checkpoint -----------------------------------------------------------------
 
-SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "checkpoints" / "perceptual-awgn-cbr1_48.pt"
+SHIPPED = Path(__file__).resolve().parents[2] / "assets" / "checkpoints" / "perceptual-awgn-cbr1_48.pt"
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from jscc_lab.data import center_crop, load_image
 from jscc_lab.evaluate import bandwidth_saving, save_json
 from jscc_lab.models import TAEJSCC, build_model
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
