@@ -127,22 +127,6 @@ def _port(text: str) -> int:
 # ---- train: config and --set overrides -------------------------------------------------------
 
 
-def _parse_override(text: str) -> tuple[str, object]:
-    """``KEY=VALUE`` with VALUE read as a TOML value (``steps=100``, ``val_snr_db=[0, 10]``);
-    anything TOML cannot read is taken as a plain string (``cbr=1/48``, ``out_dir=runs/x``).
-
-    Used by ``jscc-lab train``; ``jscc-lab train`` converts VALUE to the type of
-    the config field instead (:func:`convert_value`)."""
-    import tomllib
-
-    key, value = _split_override(text)
-    try:
-        parsed = tomllib.loads(f"v = {value.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
-        parsed = value.strip()
-    return key, parsed
-
-
 def _split_override(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
@@ -150,155 +134,15 @@ def _split_override(text: str) -> tuple[str, str]:
     return key.strip(), value
 
 
-_BOOLS = {"true": True, "1": True, "yes": True, "on": True,
-          "false": False, "0": False, "no": False, "off": False}
-
-
-def _type_name(tp) -> str:
-    import typing
-
-    if typing.get_origin(tp) is list:
-        (item,) = typing.get_args(tp) or (str,)
-        return {str: 'a list of strings (list[str]), e.g. a,b or ["a", "b"]',
-                int: "a list of integers (list[int]), e.g. 8,16 or [8, 16]",
-                float: "a list of numbers (list[float]), e.g. 0,10,20 or [0, 10, 20]",
-                }.get(item, f"a list (list[{getattr(item, '__name__', item)}])")
-    return {int: "an integer (int)", float: "a number (float)", bool: "true or false (bool)",
-            str: "a string (str)"}.get(tp, getattr(tp, "__name__", str(tp)))
-
-
-def _unquote(text: str) -> str:
-    text = text.strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        return text[1:-1]
-    return text
-
-
-def _scalar(value, tp, text: bool):
-    """``value`` as ``tp``; a str ``value`` is parsed when ``text`` (it came from ``--set``).
-    Raises ``ValueError`` when it does not fit."""
-    if isinstance(value, str) and text:
-        value = value.strip()
-        if tp is bool and value.lower() in _BOOLS:
-            return _BOOLS[value.lower()]
-        if tp is int:
-            return int(_unquote(value))
-        if tp is float:
-            return float(_unquote(value))
-        if tp is str:
-            return _unquote(value)
-        raise ValueError
-    if tp is bool and isinstance(value, bool):
-        return value
-    if tp is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if tp is str and (isinstance(value, str) or isinstance(value, (int, float)) and not isinstance(value, bool)):
-        return value if isinstance(value, str) else str(value)
-    raise ValueError
-
-
-def convert_value(value, tp, text: bool = True):
-    """Convert a ``--set`` text (``text=True``) or a TOML value (``text=False``) to the config
-    field type ``tp`` (``int``, ``float``, ``bool``, ``str``, ``list[...]`` of those).
-
-    ``--set`` lists are written ``0,10,20`` or as a TOML list ``[0, 10, 20]``. Other field types
-    pass through unchanged. Raises ``ValueError`` when the value does not fit.
-    """
-    import tomllib
-    import typing
-
-    if typing.get_origin(tp) is list:
-        (item,) = typing.get_args(tp) or (str,)
-        if isinstance(value, str) and text:
-            stripped = value.strip()
-            try:
-                parsed = tomllib.loads(f"v = {stripped}")["v"]
-            except tomllib.TOMLDecodeError:
-                parsed = None
-            if isinstance(parsed, list):
-                return [_scalar(v, item, text=False) for v in parsed]
-            inner = stripped[1:-1] if stripped.startswith("[") and stripped.endswith("]") else stripped
-            return [_scalar(part, item, text=True) for part in inner.split(",") if part.strip()]
-        if isinstance(value, list):
-            return [_scalar(v, item, text=False) for v in value]
-        raise ValueError
-    if tp in (int, float, bool, str):
-        return _scalar(value, tp, text)
-    return value
-
-
-def _config_class(model, stage=None):
-    """The config dataclass of a run: the two-stage GAN trainer's for the perceptual model and
-    for any config with a ``stage`` key (e.g. the perceptual TAEJSCC), else the plain trainer's."""
-    if model == "perceptual" or stage is not None:
-        from .train import PerceptualTrainConfig
-
-        return PerceptualTrainConfig
-    from .train import TrainConfig
-
-    return TrainConfig
-
-
-def _unknown_key(key: str, where: str, valid: list[str]) -> UserError:
-    import difflib
-
-    close = difflib.get_close_matches(key, valid, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return UserError(f"{where}: unknown key {key!r}{hint}; valid keys: {', '.join(sorted(valid))}")
-
-
 def load_train_config(path, overrides=()):
-    """The validated config of ``jscc-lab train PATH --set KEY=VALUE ...``.
+    """:func:`jscc_lab.train.config.load_train_config`, its problems as :class:`UserError`."""
+    from .train.config import ConfigError
+    from .train.config import load_train_config as load
 
-    ``overrides`` are ``(key, text)`` pairs; each text is converted to its field's type. Every
-    problem (no such file, not TOML, an unknown key, a value of the wrong type, a value the
-    config refuses) raises :class:`UserError` with a one-line message.
-    """
-    import dataclasses
-    import tomllib
-    import typing
-
-    path = Path(path)
-    if not path.is_file():
-        what = "is a folder, not a config file" if path.is_dir() else "does not exist"
-        raise UserError(f"{path} {what}; give a TOML config such as jscc_lab/configs/adjscc_cpu.toml")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as err:
-        raise UserError(f"{path} is not valid TOML: {err}") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{path} is not a text (TOML) file") from None
-    except OSError as err:
-        raise UserError(f"cannot read {path} ({err.strerror or err})") from None
-
-    overrides = dict(overrides)
-    cls = _config_class(overrides.get("model", data.get("model")), overrides.get("stage", data.get("stage")))
-    types = typing.get_type_hints(cls)
-    valid = [f.name for f in dataclasses.fields(cls) if f.init]
-    for key, value in data.items():
-        if key not in valid:
-            raise _unknown_key(key, str(path), valid)
-        try:
-            convert_value(value, types[key], text=False)
-        except ValueError:
-            raise UserError(f"{path}: {key} must be {_type_name(types[key])}, got {value!r}") from None
-    converted = {}
-    for key, value in overrides.items():
-        if key not in valid:
-            raise _unknown_key(key, f"--set {key}={value}", valid)
-        try:
-            converted[key] = convert_value(value, types[key], text=True)
-        except ValueError:
-            raise UserError(f"--set {key}={value}: {key} must be {_type_name(types[key])}, "
-                            f"got {value!r}") from None
-    try:
-        return cls(**{**data, **converted})
-    except (ValueError, TypeError) as err:
-        source = f"{path}" + (" with --set " + " ".join(f"{k}={v}" for k, v in overrides.items())
-                              if overrides else "")
-        raise UserError(f"{source}: {err}") from None
+        return load(path, overrides)
+    except ConfigError as err:
+        raise UserError(err) from None
 
 
 def _check_run_folder(config, resume: bool, overwrite: bool, main_process: bool) -> None:

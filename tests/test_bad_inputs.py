@@ -13,7 +13,8 @@ import torch
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from jscc_lab import channels, data, metrics, user_study
+from jscc_lab import channels, data, metrics
+from jscc_lab.classroom import study as user_study
 
 TRIED = {"cases": 0}
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -186,7 +187,8 @@ def test_user_study_cases(tmp_path):
 
 
 def _model_cases():
-    from jscc_lab import baselines, evaluate, pretrained, widgets
+    from jscc_lab import baselines, evaluate, pretrained
+    from jscc_lab.classroom import explorer as widgets
     from jscc_lab.models import ADJSCC, PerceptualJSCC, build_model
 
     m = ADJSCC("1/12", width=8)

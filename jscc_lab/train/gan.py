@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -59,12 +58,10 @@ from torch import nn
 
 from ..channels import cbr_label
 from ..files import sha256_of
-from ..losses import PAPER_WEIGHTS, DistortionLoss, adversarial_losses, r1_penalty
+from ..losses import DistortionLoss, adversarial_losses, r1_penalty
 from ..metrics import LPIPS, psnr
-from ..models import MODELS, register_model
 from ..models.discriminator import DISCRIMINATORS
-from ..models.perceptual import PerceptualJSCC
-from .config import TrainConfig, load_config
+from .config import PerceptualTrainConfig, load_config
 from .trainer import Trainer, _mix_seed
 
 __all__ = [
@@ -75,152 +72,8 @@ __all__ = [
     "sample_betas",
 ]
 
-if MODELS.get("perceptual") is not PerceptualJSCC:
-    register_model("perceptual", PerceptualJSCC)
-
-
 class TrainingDiverged(RuntimeError):
     """Training produced a non-finite value or a run-away distortion; the run was stopped."""
-
-
-@dataclass
-class PerceptualTrainConfig(TrainConfig):
-    """A :class:`~jscc_lab.train.TrainConfig` for the perceptual system (all fields of it, plus):
-
-    Model: ``model`` = ``"perceptual"`` (``cbr``, ``width``, and ``res_blocks`` and
-    ``generator_width`` (0 = ``width``) of the generator) or ``"taejscc"`` (``width``, ``blocks``,
-    ``cbrs`` as for :class:`~jscc_lab.train.TrainConfig`; built with ``realism=True``; ``crop`` a
-    multiple of 16).
-    Stage: ``stage`` = ``"distortion"`` (MSE + LPIPS) or ``"gan"``; ``init_from`` a checkpoint
-    of the same model to warm-start from (the stage-1 result for ``"gan"``; for ``"taejscc"``
-    also a PSNR TAEJSCC checkpoint of the same width, blocks, cbrs and channel, which lacks only
-    the realism weights); ``init_encoder_from`` optionally a PSNR ADJSCC checkpoint of the same
-    CBR and width whose encoder is copied (a head start for stage 1; ``"perceptual"`` only);
-    ``init_discriminator``: a GAN stage whose ``init_from`` is a GAN checkpoint also takes its
-    discriminator and the discriminator's optimiser (continue a GAN with changed loss weights).
-    ``decoder_film`` (``"taejscc"`` only): condition the TAEF2 decoder on SNR, CBR and ``beta``
-    (FiLM layers starting as the identity; ``init_from`` may then also be a realism checkpoint
-    without them).
-    Loss (paper code defaults): ``mse_weight`` (on 0-255), ``lpips_weight``, ``lpips_net``,
-    ``adversarial_weight``, ``gan_loss`` (``"non_saturating"``, ``"hinge"``,
-    ``"least_squares"``), ``colour_weight`` (on :func:`~jscc_lab.losses.colour_mse_255`, every
-    ``beta``; 0 = off, the paper), ``grid_weight`` (on :func:`~jscc_lab.losses.grid_ms_255`, the
-    error's 16-pixel fixed pattern, every ``beta``; 0 = off, the paper), ``r1_weight`` (0 = off;
-    the penalty is ``r1_weight / 2 * ||grad||^2``).
-    Discriminator: ``d_backbone`` (``""``: the conditional PatchGAN; ``"alexnet"``: that plus heads
-    on frozen ImageNet AlexNet features, :class:`~jscc_lab.models.discriminator.ProjectedDiscriminator`),
-    ``d_filters`` (the PatchGAN's), ``d_lr`` (Adam, same schedule shape as ``lr``), ``d_steps``
-    (discriminator updates per generator update, on the same batch: a D that keeps ahead of G).
-    Realism: ``beta_edge_prob`` (probability that an image's ``beta`` is exactly 0 or 1);
-    ``beta_scales_lpips`` (weight the LPIPS term by ``beta`` as well as the adversarial one).
-    Guards: ``divergence_factor``, ``divergence_patience``, ``guard_warmup`` (steps whose mean
-    distortion is the reference level). Logging: ``sample_every`` (0 = off).
-    """
-
-    name: str = "perceptual"
-    model: str = "perceptual"
-    cbr: str = "1/48"
-    width: int = 64
-    generator_width: int = 0
-    res_blocks: int = 3
-    stage: str = "gan"
-    init_from: str = ""
-    init_encoder_from: str = ""
-    mse_weight: float = PAPER_WEIGHTS["mse"]
-    lpips_weight: float = PAPER_WEIGHTS["lpips"]
-    lpips_net: str = PAPER_WEIGHTS["lpips_net"]
-    adversarial_weight: float = PAPER_WEIGHTS["adversarial"]
-    colour_weight: float = 0.0
-    grid_weight: float = 0.0
-    gan_loss: str = PAPER_WEIGHTS["gan_loss"]
-    r1_weight: float = 0.0
-    d_backbone: str = ""
-    d_filters: list[int] = field(default_factory=lambda: [64, 128, 256, 512])
-    d_lr: float = 1e-4
-    d_steps: int = 1
-    lr: float = 1e-4
-    warmup_steps: int = 0
-    lr_final_fraction: float = 1.0
-    beta_edge_prob: float = 0.25
-    beta_scales_lpips: bool = False
-    init_discriminator: bool = True
-    decoder_film: bool = False
-    divergence_factor: float = 3.0
-    divergence_patience: int = 50
-    guard_warmup: int = 20
-    sample_every: int = 0
-    val_images: int = 16
-    val_snr_db: list[float] = field(default_factory=lambda: [10.0])
-
-    def __post_init__(self):
-        super().__post_init__()
-        self.d_filters = [int(f) for f in self.d_filters]
-        if self.stage not in ("distortion", "gan"):
-            raise ValueError(f'stage must be "distortion" or "gan", got {self.stage!r}')
-        adversarial_losses(self.gan_loss)  # raises for an unknown kind
-        checks = {
-            "res_blocks": self.res_blocks >= 0, "generator_width": self.generator_width >= 0,
-            "mse_weight": self.mse_weight >= 0, "lpips_weight": self.lpips_weight >= 0,
-            "adversarial_weight": self.adversarial_weight >= 0, "colour_weight": self.colour_weight >= 0,
-            "grid_weight": self.grid_weight >= 0,
-            "r1_weight": self.r1_weight >= 0,
-            "d_lr": self.d_lr > 0, "d_steps": self.d_steps >= 1, "beta_edge_prob": 0 <= self.beta_edge_prob <= 1,
-            "divergence_factor": self.divergence_factor > 1, "divergence_patience": self.divergence_patience > 0,
-            "guard_warmup": self.guard_warmup > 0, "sample_every": self.sample_every >= 0,
-            "d_filters": bool(self.d_filters) and all(f > 0 for f in self.d_filters),
-        }
-        bad = [k for k, ok in checks.items() if not ok]
-        if bad:
-            raise ValueError("invalid PerceptualTrainConfig value(s): " + ", ".join(
-                f"{k}={getattr(self, k)!r}" for k in bad)
-                + " (weights and res_blocks >= 0, rates > 0, d_steps >= 1, beta_edge_prob in [0, 1], "
-                  "divergence_factor > 1)")
-        if self.d_backbone not in DISCRIMINATORS:
-            raise ValueError(f"d_backbone must be one of {sorted(DISCRIMINATORS)}, got {self.d_backbone!r}")
-        if self.model not in ("perceptual", "taejscc"):
-            raise ValueError(f'model must be "perceptual" or "taejscc" for PerceptualTrainConfig, got {self.model!r}')
-        if self.loss != "image":
-            raise ValueError(f'loss must be "image" for PerceptualTrainConfig (MSE + LPIPS on pixels), got {self.loss!r}')
-        if self.decoder_film and self.model != "taejscc":
-            raise ValueError(f'decoder_film is for model = "taejscc" (its TAEF2 decoder), got model = {self.model!r}')
-        grid = 16 if self.model == "taejscc" else 4
-        if self.crop % grid:
-            raise ValueError(f"crop must be a multiple of {grid} (the received symbol grid of {self.model}), "
-                             f"got {self.crop}")
-        if self.grid_weight and self.crop < 32:
-            raise ValueError(f"grid_weight needs crop >= 32 (two repeats of the 16-pixel pattern), got {self.crop}")
-        if self.model == "taejscc" and self.init_encoder_from:
-            raise ValueError("init_encoder_from is for the perceptual model; a taejscc run warm-starts "
-                             "from a PSNR TAEJSCC checkpoint with init_from")
-
-    def model_spec(self) -> dict:
-        if self.model == "taejscc":
-            spec = self.psnr_model_spec()
-            spec["kwargs"]["realism"] = True
-            if self.decoder_film:
-                spec["kwargs"]["decoder_film"] = True
-            return spec
-        return {"name": self.model, "channel": self.channel,
-                "kwargs": {"cbr": self.cbr, "width": self.width,
-                           "generator_width": self.generator_width or self.width,
-                           "res_blocks": self.res_blocks}}
-
-    def psnr_model_spec(self) -> dict | None:
-        """The model spec of a PSNR checkpoint this run may warm-start from with ``init_from``
-        although its spec differs: for ``"taejscc"`` the same model without the realism input
-        (what :class:`~jscc_lab.train.TrainConfig` trains); ``None`` for ``"perceptual"``."""
-        return TrainConfig.model_spec(self) if self.model == "taejscc" else None
-
-    def warm_start_specs(self) -> list[dict]:
-        """Model specs ``init_from`` may hold besides :meth:`model_spec`: checkpoints whose weights
-        are this model's minus the zero-initialised ``model.realism_keys()`` -- the PSNR model and,
-        with ``decoder_film``, the realism model without the decoder FiLM layers."""
-        specs = [self.psnr_model_spec()] if self.model == "taejscc" else []
-        if self.decoder_film:
-            spec = self.model_spec()
-            del spec["kwargs"]["decoder_film"]
-            specs.append(spec)
-        return specs
 
 
 def sample_betas(batch: int, edge_prob: float, generator: torch.Generator) -> torch.Tensor:
