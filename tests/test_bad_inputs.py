@@ -188,7 +188,7 @@ def test_user_study_cases(tmp_path):
 
 def _model_cases():
     from jscc_lab import baselines, evaluate, pretrained
-    from jscc_lab.classroom import explorer as widgets
+    from jscc_lab.classroom import explorer_widget as widgets
     from jscc_lab.models import ADJSCC, PerceptualJSCC, build_model
 
     m = ADJSCC("1/12", width=8)

@@ -34,7 +34,7 @@ import ipywidgets as widgets
 import numpy as np
 import torch
 
-from .explorer import png_bytes
+from .explorer_widget import png_bytes
 
 __all__ = [
     "Trial",
