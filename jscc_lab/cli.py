@@ -5,6 +5,7 @@
     jscc-lab explore [--ip 127.0.0.1] [--port 8866] [--max-sessions 8] [--cull-idle 300] [--no-browser]
     jscc-lab train CONFIG.toml [--resume | --overwrite] [--set KEY=VALUE ...]
     jscc-lab course build OUT [--force] [--only NN_topic ...]
+    jscc-lab site build OUT
 
 A user error (a missing or malformed config, a ``--set`` value of the wrong type, an unwritable
 output folder, a run that would be overwritten, ...) is one line on stderr and exit status 2,
@@ -30,6 +31,7 @@ jscc-lab: the command line of jscc_lab, a teaching lab for deep joint source-cha
   export   turn a training checkpoint into a small shipped one and register it
   explore  serve the interactive explorer as a web page (Voila)
   course   build the graded course (nbgrader): instructor and student notebooks
+  site     build the website: README, tutorials with their outputs, results, guides
 
 Run `jscc-lab COMMAND --help` for the options of each command."""
 
@@ -40,7 +42,8 @@ examples:
   jscc-lab train runs/adjscc-cpu/config.toml --resume
   jscc-lab export runs/taejscc-psnr-awgn/best.pt taejscc-psnr-awgn
   jscc-lab explore --ip 0.0.0.0 --port 8866 --max-sessions 30 --no-browser
-  jscc-lab course build course"""
+  jscc-lab course build course
+  jscc-lab site build site"""
 
 #: the files that mark a folder as holding a training run
 RUN_FILES = ("last.pt", "best.pt", "config.toml")
@@ -279,12 +282,32 @@ def _course_build(args) -> int:
     except ImportError as err:  # nbgrader is not installed
         raise UserError(f"{err}; install the course extra: pip install -e '.[course]'") from None
     try:
-        build(args.out, names=args.only, force=args.force)
+        build(args.out, names=args.only, force=args.force, source=args.source)
     except (OSError, ValueError, RuntimeError) as err:
         raise UserError(err) from None
     print(summary(args.out))
     print(f"course in {args.out}: instructor/ (solutions), student/ (release), gradebook.db, "
           f"nbgrader_config.py; run the nbgrader commands in {args.out} (docs/instructor_guide.md)")
+    return 0
+
+
+# ---- site ------------------------------------------------------------------------------------
+
+
+def _site_build(args) -> int:
+    try:
+        from .site import build_site
+    except ImportError as err:  # sphinx / myst-nb are not installed
+        raise UserError(f"{err}; install the site extra: pip install -e '.[site]'") from None
+    out = Path(args.out)
+    _check_writable_folder(out, "OUT")
+    try:
+        index = build_site(out)
+    except (OSError, RuntimeError, ImportError) as err:  # ImportError: the MathJax files are missing
+        raise UserError(err) from None
+    warnings = (out / "build-warnings.txt").read_text().strip()
+    print(f"site in {out}: open {index}" + (f" ({len(warnings.splitlines())} build warning(s) in "
+                                             f"{out / 'build-warnings.txt'})" if warnings else ""))
     return 0
 
 
@@ -381,7 +404,19 @@ def build_parser() -> argparse.ArgumentParser:
                                    "and gradebook.db; submissions stay)")
     course_build.add_argument("--only", nargs="+", metavar="NN_topic", default=None,
                               help="build only these tutorials, e.g. --only 01_channels 02_separate_coding")
+    course_build.add_argument("--source", default=None, metavar="REQUIREMENT",
+                              help="pip requirement the notebooks install jscc_lab from where it is missing "
+                                   "(Colab, Binder), e.g. git+https://github.com/OWNER/jscc_lab")
     course_build.set_defaults(func=_course_build)
+
+    site_help = ("build the project website with Sphinx + MyST-NB (pip install -e '.[site]'): the README, "
+                 "every tutorial with its stored outputs (not re-executed) and download links, the results, "
+                 "training and teaching documents; open OUT/index.html")
+    site = sub.add_parser("site", help="build the website", description=site_help)
+    site_sub = site.add_subparsers(dest="site_command", required=True, metavar="COMMAND")
+    site_build = site_sub.add_parser("build", help="write the HTML site into OUT", description=site_help)
+    site_build.add_argument("out", metavar="OUT", help="folder for the HTML (created; files in it are replaced)")
+    site_build.set_defaults(func=_site_build)
 
     return parser
 

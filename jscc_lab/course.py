@@ -525,13 +525,32 @@ def _nbgrader_config(out: Path):
     return config
 
 
+SOURCE_LINE = 'SOURCE = os.environ.get("JSCC_LAB_SOURCE", "")'
+
+
+def with_source(nb, source: str):
+    """``nb`` whose set-up cell installs jscc_lab from ``source`` (a pip requirement such as
+    ``git+https://github.com/OWNER/jscc_lab``) where it is missing, as on Colab or Binder
+    (``JSCC_LAB_SOURCE`` still overrides it). A notebook without that cell is a ``ValueError``."""
+    if not re.fullmatch(r"[\w.+-]+(@|://)?[^\s\"'\\]*", source or ""):
+        raise ValueError(f"source must be a pip requirement without spaces or quotes, e.g. "
+                         f"git+https://github.com/OWNER/jscc_lab; got {source!r}")
+    cells = [c for c in nb.cells if c.cell_type == "code" and SOURCE_LINE in c.source]
+    if len(cells) != 1:
+        raise ValueError(f"expected one set-up cell with `{SOURCE_LINE}`, found {len(cells)}")
+    cells[0].source = cells[0].source.replace(SOURCE_LINE, SOURCE_LINE.replace('""', f'"{source}"'))
+    return nb
+
+
 def build(out, tutorials=TUTORIALS, names: list[str] | None = None, force: bool = False,
-          log=print) -> list[str]:
+          log=print, source: str | None = None) -> list[str]:
     """Write the course folder ``out`` (see the module docstring) from the notebooks in
     ``tutorials`` (all ``NN_*.ipynb``, or those in ``names``); returns the assignment ids.
 
     ``out`` must be empty or new unless ``force``: then its ``instructor/``, ``student/`` and
-    ``gradebook.db`` are replaced (submissions and grades elsewhere in it are left alone)."""
+    ``gradebook.db`` are replaced (submissions and grades elsewhere in it are left alone).
+    ``source``: where the notebooks' set-up cell installs jscc_lab from when it is missing
+    (Colab, Binder; see :func:`with_source`)."""
     import nbformat
 
     out, tutorials = Path(out), Path(tutorials)
@@ -554,6 +573,8 @@ def build(out, tutorials=TUTORIALS, names: list[str] | None = None, force: bool 
     ids = []
     for path in paths:
         nb = nbformat.read(path, as_version=4)
+        if source:
+            nb = with_source(nb, source)
         _write(source_notebook(nb, path.stem, warn=log), out / "instructor" / path.stem / path.name)
         ids.append(path.stem)
 

@@ -42,3 +42,21 @@ def data_root() -> Path:
 def budget(full, quick_value):
     """``quick_value`` under ``JSCC_LAB_QUICK=1``, else ``full`` (notebook parameter cells)."""
     return quick_value if quick() else full
+
+
+def environment() -> str:
+    """One paragraph on where this run stands: the device (GPU name, or CPU threads), the data
+    folder and which data sets are on disk, the offline and quick switches. Printed by the first
+    cell of every tutorial; data and weights that are missing download on first use (with a
+    progress bar), never under ``JSCC_LAB_OFFLINE=1``."""
+    import torch
+
+    if torch.cuda.is_available():
+        device = f"GPU {torch.cuda.get_device_name(0)} (cuda)"
+    else:
+        device = f"CPU, {torch.get_num_threads()} threads (no GPU found)"
+    root = data_root()
+    have = [name for name in ("kodak", "bsds500", "imagenet_samples", "weights") if (root / name).is_dir()]
+    return (f"jscc_lab: device {device}; data folder {root} (on disk: {', '.join(have) or 'nothing yet'}; "
+            f"{'offline: nothing is downloaded' if offline() else 'missing files download on first use'}); "
+            f"{'quick mode (JSCC_LAB_QUICK=1): small budgets' if quick() else 'full budgets'}")

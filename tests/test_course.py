@@ -191,3 +191,25 @@ def test_autograder_full_marks_for_instructor_less_for_untouched_student(tmp_pat
     # text answers: the instructor's wait for a grader, the untouched ones score 0 without one
     prose = sum(1 for s in course.SPECS[FASTEST].values() if s.prose)
     assert teacher["manual"] == prose and untouched["manual"] == 0
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_set_up_cell_installs_jscc_lab_from_the_given_source_only_where_it_is_missing(path, monkeypatch, capsys):
+    import importlib.util
+
+    nb = course.with_source(nbformat.read(path, as_version=4), "git+https://example.org/o/jscc_lab")
+    (cell,) = [c.source for c in nb.cells if course.SOURCE_LINE.replace('""', '"git+https://example.org/o/jscc_lab"')
+               in c.source]
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd))
+    exec(cell, {})  # installed here: nothing is installed
+    assert calls == [] and "jscc_lab: device" in capsys.readouterr().out
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    exec(cell, {})  # as on Colab: installs from the source
+    assert calls == [[sys.executable, "-m", "pip", "install", "-q", "git+https://example.org/o/jscc_lab"]]
+    monkeypatch.delenv("JSCC_LAB_SOURCE", raising=False)
+    untouched = [c.source for c in nbformat.read(path, as_version=4).cells if course.SOURCE_LINE in c.source][0]
+    with pytest.raises(ModuleNotFoundError, match="JSCC_LAB_SOURCE"):
+        exec(untouched, {})  # no source given: says how to get the package
+    with pytest.raises(ValueError, match="pip requirement"):
+        course.with_source(nb, "two words")

@@ -33,6 +33,24 @@
 # with scikit-image). Set `JSCC_LAB_QUICK=1` for a few-second run with smaller budgets.
 
 # %%
+# Set-up. Where jscc_lab is not installed (Colab, Binder) this installs it from JSCC_LAB_SOURCE, its
+# pip source (instructor's guide: "Without a clone"), then says which device and data this run uses.
+import importlib.util
+import os
+import subprocess
+import sys
+
+SOURCE = os.environ.get("JSCC_LAB_SOURCE", "")
+if importlib.util.find_spec("jscc_lab") is None:
+    if not SOURCE:
+        raise ModuleNotFoundError("jscc_lab is not installed: run `pip install -e .` in a clone, or set "
+                                  "JSCC_LAB_SOURCE to its pip source, e.g. git+https://HOST/OWNER/jscc_lab")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", SOURCE], check=True)
+from jscc_lab import settings
+
+print(settings.environment())
+
+# %%
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np

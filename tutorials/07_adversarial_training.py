@@ -36,6 +36,24 @@
 # LPIPS / DISTS.
 
 # %%
+# Set-up. Where jscc_lab is not installed (Colab, Binder) this installs it from JSCC_LAB_SOURCE, its
+# pip source (instructor's guide: "Without a clone"), then says which device and data this run uses.
+import importlib.util
+import os
+import subprocess
+import sys
+
+SOURCE = os.environ.get("JSCC_LAB_SOURCE", "")
+if importlib.util.find_spec("jscc_lab") is None:
+    if not SOURCE:
+        raise ModuleNotFoundError("jscc_lab is not installed: run `pip install -e .` in a clone, or set "
+                                  "JSCC_LAB_SOURCE to its pip source, e.g. git+https://HOST/OWNER/jscc_lab")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", SOURCE], check=True)
+from jscc_lab import settings
+
+print(settings.environment())
+
+# %%
 import tempfile
 
 import matplotlib.pyplot as plt
