@@ -230,6 +230,24 @@ if not settings.quick():  # two small crops in CI are too few to rank DISTS
 # `benchmarks/gpu_burst.py` (docs/training.md, "Training on a GPU") checks the GPU, measures throughput
 # and trains this notebook's model family and the paper-size one within a time budget. Every
 # checkpoint records its device, steps, wall time and data; `--resume` continues exactly.
+#
+# **On a free Colab GPU.** Colab's free tier lends an NVIDIA T4, which has no bf16, so the trainer
+# runs fp32 there. `benchmarks/colab_time.py` counts the floating-point operations of one real
+# training step of each GPU config and divides by what a T4 delivers (an estimate until someone
+# measures it on a T4 with `benchmarks/gpu_burst.py`):
+
+# %%
+colab = json.loads((RESULTS / "colab_time.json").read_text())
+for stage, row in colab["configs"].items():
+    per_hour = [round(3600 * m * colab["t4_fp32_tflops"] * 1e12 / row["flops_per_step"]) for m in colab["mfu"]]
+    print(f"{stage}: {row['flops_per_step'] / 1e12:.2f} TFLOP a step (batch {row['batch_size']}, crop {row['crop']}); "
+          f"{per_hour[0]}-{per_hour[1]} steps an hour on a T4, so {row['steps']} steps take "
+          f"{row['hours_at_50pct']:.0f}-{row['hours_at_30pct']:.0f} h")
+
+# %% [markdown]
+# A free Colab session ends after a few hours, so the paper's schedule spans many sessions: the
+# run folder on Google Drive and `--resume` after each disconnect continue it exactly. Within one
+# session a smaller schedule (`--set steps=...`) or the CPU-sized configs are what fits.
 
 # %%
 for name in pretrained.available():
