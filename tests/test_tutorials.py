@@ -348,3 +348,58 @@ def test_compacting_covers_the_saved_widget_state():
     image = Image.open(io.BytesIO(base64.b64decode(state["b"]["buffers"][0]["data"])))
     assert image.format == "JPEG" and image.size == (300, 300)
     assert _execute_module().compact_outputs(nb, above_kib=16) == 0
+
+
+# ---- numbers in prose are the notebook's own ------------------------------------------------
+
+#: a decimal number or a percentage: what a sentence quoting a result looks like
+RESULT_NUMBER = re.compile(r"(?<![\w.])[-+]?\d+\.\d+(?![\w.])|(?<![\w.])\d+(?:\.\d+)?\s?%")
+#: numbers in prose that are not results of the notebook, with the reason
+NOT_RESULTS = {
+    "02_separate_coding": {"38.214": "the number of the 3GPP specification (TS 38.214)",
+                           "1.53": "the shaping-loss constant 10 log10(pi e / 6), given with its formula"},
+    "03_deep_jscc": {"27.4": "a cited literature value (WITT's CNN deep JSCC at CBR 1/48, 10 dB)"},
+    "05_measuring_quality": {"0.01": "the tolerance to which the metrics are calibrated"},
+    "10_user_study": {"75 %": "the definition of a just-noticeable difference",
+                      "9.6": "arithmetic of a worked example (an 80 % saving at CBR 1/48 is 1/9.6)"},
+}
+
+
+def prose_numbers_missing_from_outputs(nb: dict) -> list[str]:
+    """Result-like numbers (:data:`RESULT_NUMBER`) of the markdown cells of ``nb`` (notebook JSON)
+    that no text output of the notebook contains. Code spans, math and link targets are skipped."""
+    outputs = []
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            outputs.append("".join(out.get("text", "")))
+            outputs += ["".join(v) if isinstance(v, list) else str(v)
+                        for k, v in out.get("data", {}).items() if k.startswith("text/")]
+    text = "\n".join(outputs)
+    missing = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        source = re.sub(r"`[^`]*`|\$[^$]*\$|\]\([^)]*\)", " ", source)
+        for match in RESULT_NUMBER.finditer(source):
+            number = match.group(0)
+            if number.replace(" ", "").rstrip("%") not in text:
+                missing.append(number)
+    return missing
+
+
+@pytest.mark.parametrize("notebook", sorted(TUTORIALS.glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem)
+def test_every_result_quoted_in_prose_is_in_the_notebooks_outputs(notebook):
+    import json
+
+    missing = [n for n in prose_numbers_missing_from_outputs(json.loads(notebook.read_text()))
+               if n not in NOT_RESULTS.get(notebook.stem, {})]
+    assert not missing, (f"{notebook.name}: prose quotes {missing}, which no output of the committed run "
+                         "prints: print it from the data, or (a constant, a cited value) add it to NOT_RESULTS "
+                         "with the reason")
+
+
+def test_the_prose_check_catches_a_number_no_output_prints():
+    nb = {"cells": [{"cell_type": "markdown", "source": "PSNR rises by 0.74 dB, to 30 % more (`0.5` in code)."},
+                    {"cell_type": "code", "source": "", "outputs": [{"text": "gain 0.74 dB"}]}]}
+    assert prose_numbers_missing_from_outputs(nb) == ["30 %"]
