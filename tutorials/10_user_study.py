@@ -85,7 +85,8 @@ N_IMAGES = settings.budget(6, 2)
 N_SIM_PARTICIPANTS = settings.budget(30, 12)  # simulated class size
 TRUE_SAVING = 0.5  # the saving built into the simulated participants
 N_BOOT = settings.budget(1000, 200)
-OURS = "perceptual-awgn-cbr1_48"  # shipped checkpoint of our system
+OURS = "taejscc-perceptual-awgn"  # shipped checkpoint of our system (one model for every CBR)
+BETA = 1.0  # its realism weight: the full perceptual (GAN) output
 
 # %% [markdown]
 # ## 1. The design: two-alternative forced choice
@@ -162,8 +163,9 @@ _ = ax.legend(fontsize=8)
 # %% [markdown]
 # ## 4. Run it with your class
 #
-# The study compares our perceptual system (shipped checkpoint `perceptual-awgn-cbr1_48`) with
-# engineered separate coding (HEVC-intra at the Shannon-capacity bit budget), all at the same
+# The study compares our perceptual system (shipped checkpoint `taejscc-perceptual-awgn` at realism
+# `beta = 1`) with engineered separate coding (HEVC-intra at the Shannon-capacity bit budget), all
+# at the same
 # SNR, on Kodak crops. Each participant opens this notebook (or the page
 # `voila tutorials/10_user_study.ipynb`), enters a pseudonym, and clicks through the trials. All
 # answers go to one JSON-lines file: every click is written and flushed at once, so if a
@@ -183,7 +185,7 @@ def reconstruct(image, system, cbr):
     x = kodak_images[image]
     generator = torch.Generator().manual_seed(SEED)
     if system == "ours":
-        return ours_model(x, SNR_DB, generator=generator)
+        return ours_model(x, SNR_DB, generator=generator, cbr=CBR_OURS, beta=BETA)
     return separate_transmit(x, codec="hevc", cbr=cbr, snr_db=SNR_DB, channel_code="capacity").x_hat
 
 
