@@ -333,7 +333,10 @@ def _ours_label(beta, args) -> str:
 def json_doc(setup: dict, images: list[dict], rows: list[dict], savings: list[dict],
              realism: list[dict] | None = None) -> dict:
     """The ``--json`` document (written with :func:`jscc_lab.evaluate.save_json`: valid JSON, no
-    NaN / Infinity; such row values become ``null``)."""
+    NaN / Infinity; such row values become ``null``). The per-image diagnostics
+    (:data:`DIAGNOSTICS`) keep three significant digits, the files stay small."""
+    rows = [{k: float(f"{v:.3g}") if k in DIAGNOSTICS and isinstance(v, float) else v for k, v in r.items()}
+            for r in rows]
     return {"setup": setup, "images": images, "rows": rows, "savings": savings, "realism": realism or []}
 
 
@@ -365,6 +368,9 @@ def _rows_from(path: str, setup: dict, images: list[dict], needed: dict[str, lis
         raise SystemExit(f"cannot read --rows-from {path}: {err}") from None
     if not isinstance(saved, dict) or not isinstance(saved.get("rows"), list):
         raise SystemExit(f"{path} is not a --json file of this benchmark")
+    if not saved["rows"]:
+        raise SystemExit(f"{path} holds no per-image rows (written with --json-without-rows): run the "
+                         "benchmark again with --json to reuse its rows")
     check_images(saved.get("images"), images, path)
     keys = SETUP_KEYS + (("psnr_reference",) if "psnr-model" in needed else ())
     differ = {k: (saved.get("setup", {}).get(k), setup.get(k)) for k in keys
@@ -493,6 +499,9 @@ def main(argv=None) -> int:
     parser.add_argument("--n-boot", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default="", help="also write the setup, images, rows and savings to this file")
+    parser.add_argument("--json-without-rows", action="store_true",
+                        help="leave the per-image rows out of --json (a small file with the savings; it cannot "
+                             "serve --rows-from)")
     parser.add_argument("--rows-from", default="", metavar="JSON",
                         help="reuse the rows of an earlier --json run on the same images and setup instead of sweeping")
     parser.add_argument("--resweep", nargs="+", default=[], metavar="SYSTEM",
@@ -565,7 +574,7 @@ def main(argv=None) -> int:
                 savings.append({"reference": ref, **result.as_dict()})
     print(format_table(table, columns=["reference", "metric", "cbr", "quality", "cbr_needed", "saving"], digits=4))
     if args.json:
-        save_json(json_doc(setup, ids, rows, savings, knob), args.json)
+        save_json(json_doc(setup, ids, [] if args.json_without_rows else rows, savings, knob), args.json, digits=5)
     if args.figure:
         _figure(args.figure, args, names, images, model, systems, rows, figure_cbr, betas)
     if args.curves_figure:

@@ -285,10 +285,25 @@ def json_text(doc, level: int = 0) -> str:
     return "[\n" + ",\n".join(f"{inner}{json_text(v, level + 1)}" for v in doc) + f"\n{pad}]"
 
 
-def save_json(doc, path) -> Path:
+def _significant(doc, digits: int, key: str = ""):
+    """``doc`` with every float rounded to ``digits`` significant digits, except under a key that
+    names a CBR (``cbr``, ``cbrs``, ``cbr_used``: fractions such as 1/48 stay exact)."""
+    if isinstance(doc, float):
+        return doc if "cbr" in key else float(f"{doc:.{digits}g}")
+    if isinstance(doc, dict):
+        return {k: _significant(v, digits, str(k)) for k, v in doc.items()}
+    if isinstance(doc, (list, tuple)):
+        return [_significant(v, digits, key) for v in doc]
+    return doc
+
+
+def save_json(doc, path, digits: int | None = None) -> Path:
     """Write ``doc`` to ``path`` as valid JSON (:func:`json_text`), creating the folder; returns
-    the path."""
+    the path. ``digits``: round every float but CBRs to that many significant digits (smaller
+    files; measurements rarely carry more than four)."""
     path = Path(path)
+    if digits is not None:
+        doc = _significant(json_ready(doc), digits)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json_text(doc) + "\n")
     return path

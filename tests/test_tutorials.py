@@ -403,3 +403,27 @@ def test_the_prose_check_catches_a_number_no_output_prints():
     nb = {"cells": [{"cell_type": "markdown", "source": "PSNR rises by 0.74 dB, to 30 % more (`0.5` in code)."},
                     {"cell_type": "code", "source": "", "outputs": [{"text": "gain 0.74 dB"}]}]}
     assert prose_numbers_missing_from_outputs(nb) == ["30 %"]
+
+
+@pytest.mark.parametrize("script", sorted(TUTORIALS.glob("[0-9][0-9]_*.py")), ids=lambda p: p.name)
+def test_the_header_states_the_measured_run_time_the_readme_quotes(script):
+    header = re.search(r"Full run: \*\*(\d+) s\*\* on one CPU thread", script.read_text())
+    assert header, f"{script.name}: no 'Full run: **N s** on one CPU thread' in its header (tutorials/execute.py writes it)"
+    readme = (TUTORIALS.parent / "README.md").read_text()
+    row = re.search(r"\[`" + script.stem + r"`\].*?\((\d+) s full run on one thread\)", readme)
+    assert row and row.group(1) == header.group(1), f"{script.name}: README and header disagree on the run time"
+
+
+def test_execute_records_the_run_time_in_header_script_and_readme(tmp_path):
+    import nbformat
+
+    execute = _execute_module()
+    script = tmp_path / "99_demo.py"
+    script.write_text("# # 99\n# **Requirements**: Full run: **5 s** on one CPU thread.\n")
+    readme = tmp_path / "README.md"
+    readme.write_text("| [`99_demo`](tutorials/99_demo.py) | x | CPU, < 1 min (5 s full run on one thread) |\n")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
+        "# 99\n**Requirements**: Full run: **5 s** on one CPU thread.")])
+    execute.record_run_time(script.with_suffix(".ipynb"), nb, 131.4, readme=readme)
+    assert "Full run: **131 s**" in nb.cells[0].source and "Full run: **131 s**" in script.read_text()
+    assert "CPU, ~2 min (131 s full run on one thread)" in readme.read_text()

@@ -31,7 +31,7 @@
 #   and to read the result: LPIPS falls by about a quarter at almost the same PSNR; the price in
 #   PSNR comes with the adversarial term (notebook 07).
 #
-# **Requirements**: a CPU, about 6 minutes (two short fine-tuning runs); `JSCC_LAB_QUICK=1` runs
+# **Requirements**: a CPU. Full run: **448 s** on one CPU thread (two short fine-tuning runs); `JSCC_LAB_QUICK=1` runs
 # everything in about a minute with tiny budgets. Needs the offline AlexNet weights for LPIPS
 # (`$JSCC_LAB_DATA/weights`, see `jscc_lab.metrics`), BSDS500 and the shipped checkpoints.
 

@@ -243,3 +243,10 @@ def test_main_with_a_realism_model_evaluates_every_beta_and_the_colour_diagnosti
     assert all(r["chroma_ratio"] > 0 for r in doc["rows"] if r["system"] == "ours")
     assert [r["metric"] for r in doc["realism"]] == ["psnr", "psnr"]  # one per CBR
     assert grid.stat().st_size > 0
+
+
+def test_a_json_without_rows_cannot_serve_rows_from(bench, tmp_path):
+    path = tmp_path / "summary.json"
+    path.write_text('{"setup": {}, "images": [], "rows": [], "savings": [], "realism": []}')
+    with pytest.raises(SystemExit, match="--json-without-rows"):
+        bench._rows_from(str(path), {}, [], {})
