@@ -235,8 +235,10 @@ class RayleighFading(Channel):
     csi : what the receiver knows and therefore what it is given.
         ``"perfect"`` (default): the receiver knows ``h`` and returns the equalised symbols;
         ``"none"``: no CSI, the raw ``h * s + n`` is returned (phase and amplitude unknown).
-        With ``return_gains=True`` the drawn ``h`` is returned in either case, e.g. for a decoder
-        that takes the gains (or the instantaneous SNR ``|h|^2 * SNR``) as side information.
+        The package's decoders see only what this returns (equalised symbols) and the average
+        SNR, never ``h``. With ``return_gains=True`` the drawn ``h`` is returned too, for a caller
+        that wants to give a decoder the gains (or the instantaneous SNR ``|h|^2 * SNR``) as side
+        information, which none of the shipped models takes.
     equalizer : with perfect CSI, ``"zf"`` returns ``y / h`` (unbiased; noise ``n / h`` blows up in
         deep fades) or ``"mmse"`` (default) returns ``conj(h) y / (|h|^2 + sigma^2)``, which shrinks
         symbols received in a deep fade towards zero and so minimises the mean squared error. For

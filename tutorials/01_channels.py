@@ -186,8 +186,9 @@ for snr, sim, th in zip(BER_SNRS_DB, ber_sim, ber_theory):
 # - **Fast fading** (`mode="fast"`): one $h$ per symbol (ideal interleaving).
 #
 # What the receiver is given depends on its channel state information:
-# - `csi="perfect"` (default): the receiver knows $h$ and returns equalised symbols, zero-forcing
-#   $y/h$ or (default) MMSE $h^* y / (|h|^2 + \sigma^2)$;
+# - `csi="perfect"` (default): the channel's receiver knows $h$ and hands on *equalised symbols*,
+#   zero-forcing $y/h$ or (default) MMSE $h^* y / (|h|^2 + \sigma^2)$; a decoder after it sees
+#   those symbols and the average SNR, never the gains themselves;
 # - `csi="none"`: it gets the raw $h s + n$: amplitude *and phase* unknown.
 #
 # `return_gains=True` hands back the drawn $h$ in both cases.
@@ -334,8 +335,11 @@ display(widgets.VBox([widgets.HBox([slider, channel_choice]), output]))
 #    reach a BER of $10^{-3}$? Use `qpsk_ber_theory`.
 # 3. **The factor-2 bug.** An encoder downsamples by 4 and outputs $C = 8$ real channels. What is
 #    its CBR? A paper reports the same system as CBR 1/6. Which convention did it use?
-# 4. **Analog at low SNR.** Why does the analog scheme under block fading sometimes beat AWGN at the
-#    same average SNR in section 6, but lose at high SNR?
+# 4. **Analog at low SNR.** In section 6 the analog scheme under block fading can beat AWGN at the
+#    same average SNR at 0 dB, and loses at high SNR. Fading cannot help a receiver, so look at the
+#    two receivers: `RayleighFading` equalises with MMSE, the AWGN path takes `y` as it comes.
+#    Predict what happens at 0 dB when the AWGN receiver also makes the linear MMSE estimate
+#    (`analog_transmit(..., lmmse=True)`), then check it.
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ### Solution to exercise 1
@@ -372,18 +376,22 @@ print("CBR =", cbr(channel_uses(1 / 12, 256, 256), 256, 256), "=", 8 / 96, "with
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ### Solution to exercise 4
 #
-# With MMSE equalisation a deep fade shrinks the received image towards its mean (grey), which at
-# low SNR is a better guess than AWGN's noisy pixels, so the average PSNR can be higher. At high
-# SNR, AWGN keeps improving by 10 dB per 10 dB, while block fading is limited by the images that
-# hit a deep fade: the average PSNR is dominated by the unlucky images. Many fades per SNR show it:
+# The comparison was not like with like. MMSE equalisation shrinks what a deep fade received
+# towards the mean (grey), which at low SNR is a better guess than AWGN's noisy pixels taken as
+# they are. Give the AWGN receiver the same linear MMSE estimate (shrink `y` by SNR / (1 + SNR))
+# and AWGN is ahead at every SNR, as it must be: at equal average SNR a fading channel is a
+# mixture of better and worse AWGN channels, and the quality lost in the bad fades outweighs what
+# the good ones add (Jensen's inequality on a concave quality-vs-SNR curve). At high SNR the
+# shrinkage hardly matters and block fading is held down by the images that hit a deep fade.
 
 # %%
 for snr in (0.0, 20.0):
     scores = {}
-    for name in ("AWGN", "Rayleigh block"):
+    for label, name, lmmse in (("AWGN, y as is", "AWGN", False), ("AWGN, LMMSE", "AWGN", True),
+                               ("block fading, MMSE", "Rayleigh block", False)):
         g = torch.Generator().manual_seed(SEED)
-        per_draw = [psnr(x, analog_transmit(x, snr, channel=channels[name], generator=g))
+        per_draw = [psnr(x, analog_transmit(x, snr, channel=channels[name], generator=g, lmmse=lmmse))
                     for _ in range(settings.budget(20, 4))]
-        scores[name] = torch.cat(per_draw)
-    print(f"{snr:4.0f} dB: AWGN {scores['AWGN'].mean():.2f} dB, block fading "
-          f"{scores['Rayleigh block'].mean():.2f} dB (worst image {scores['Rayleigh block'].min():.2f} dB)")
+        scores[label] = torch.cat(per_draw)
+    print(f"{snr:4.0f} dB: " + ", ".join(f"{k} {v.mean():.2f} dB" for k, v in scores.items())
+          + f" (block fading's worst image {scores['block fading, MMSE'].min():.2f} dB)")
