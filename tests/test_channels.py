@@ -200,3 +200,18 @@ def test_unrealisable_cbr_is_rejected():
         latent_channels(1 / 48, downsample=0)
     with pytest.raises(TypeError, match="cbr"):
         latent_channels(None)
+
+
+def test_analog_lmmse_receiver_helps_over_awgn_and_leaves_fading_alone():
+    from jscc_lab.analog import analog_transmit
+    from jscc_lab.data import center_crop, sample_images
+    from jscc_lab.metrics import psnr
+
+    x = torch.cat([center_crop(im, 64) for im in sample_images()])
+    plain = psnr(x, analog_transmit(x, 0.0, generator=torch.Generator().manual_seed(0))).mean()
+    lmmse = psnr(x, analog_transmit(x, 0.0, generator=torch.Generator().manual_seed(0), lmmse=True)).mean()
+    assert lmmse > plain + 1.0  # at 0 dB shrinking by SNR / (1 + SNR) = 1/2 pays well
+    fading = RayleighFading("block")
+    a = analog_transmit(x, 0.0, channel=fading, generator=torch.Generator().manual_seed(0))
+    b = analog_transmit(x, 0.0, channel=fading, generator=torch.Generator().manual_seed(0), lmmse=True)
+    assert torch.equal(a, b)  # the fading channel's MMSE equaliser already is the LMMSE estimate
