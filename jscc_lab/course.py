@@ -137,7 +137,10 @@ SPECS: dict[str, dict[int, Exercise]] = {
         1: E("Leave the gap to the Shannon limit (dB) per MCS in `gaps_to_limit` (a dict: MCS name "
              "-> gap).", ("gaps_to_limit",), "",
              "assert set(gaps_to_limit) == {m.name for m in baselines.MCS_TABLE}",
-             "assert all(1.0 < gap < 4.0 for gap in gaps_to_limit.values())", points=2, prose=1),
+             "assert all(1.0 < gap < 5.0 for gap in gaps_to_limit.values())\n"
+             "assert max(gaps_to_limit[m.name] for m in baselines.MCS_TABLE if m.modulation == '256qam') > "
+             "max(gaps_to_limit[m.name] for m in baselines.MCS_TABLE if m.modulation == 'qpsk')",
+             points=2, prose=1),
         2: E("Leave HEVC's PSNR gain over JPEG (dB) in `hevc_gain_db` (a float).",
              ("hevc_gain_db",), "hevc_gain_db = gain['hevc'] - gain['jpeg']",
              "assert isinstance(hevc_gain_db, float)",
@@ -151,7 +154,8 @@ SPECS: dict[str, dict[int, Exercise]] = {
         1: E("Leave the PSNR (dB) over block fading at each SNR of `SNRS_DB` in `fading_curve` (a "
              "list).", ("fading_curve",), "",
              "assert len(fading_curve) == len(SNRS_DB)",
-             "assert fading_curve[-1] < shipped_curves[f'CBR {CBR}'][-1]", points=1, prose=1),
+             "# quick mode sends one small crop: a single lucky fade can beat AWGN there\n"
+             "assert settings.quick() or fading_curve[-1] < shipped_curves[f'CBR {CBR}'][-1]", points=1, prose=1),
         2: E("Leave the number of complex channel uses in `uses_768x512` (an int).",
              ("uses_768x512",), "uses_768x512 = k",
              "assert isinstance(uses_768x512, int)",
@@ -178,7 +182,8 @@ SPECS: dict[str, dict[int, Exercise]] = {
              "(lists).", ("awgn_psnr", "fading_psnr"),
              "awgn_psnr, fading_psnr = fading['AWGN'], fading['block Rayleigh (MMSE, perfect CSI)']",
              "assert len(awgn_psnr) == len(fading_psnr) == len(SNRS_DB)",
-             "assert fading_psnr[-1] < awgn_psnr[-1]", points=2),
+             "# quick mode sends one small crop: a single lucky fade can beat AWGN there\n"
+             "assert settings.quick() or fading_psnr[-1] < awgn_psnr[-1]", points=2),
         3: E("Leave the mean PSNR (dB) with `m = 4` coefficients sent at 10 dB in "
              "`noisy_truncated_psnr` (a float).", ("noisy_truncated_psnr",),
              "noisy_truncated_psnr = psnr(images, decoder(z_hat).clamp(0, 1)).mean().item()  # m = 4",
@@ -235,10 +240,13 @@ SPECS: dict[str, dict[int, Exercise]] = {
              "assert hasattr(r1_config, 'r1_weight')",
              "assert r1_config.r1_weight == 1.0", points=1, prose=1),
         3: E(prose=2),
-        4: E("Leave the per-pixel standard deviation maps in `spread` (a dict: beta -> map, for "
-             "beta 0.0 and 1.0).", ("spread",), "",
-             "assert set(spread) == {0.0, 1.0}",
-             "assert spread[0.0].mean() <= spread[1.0].mean()", points=1, prose=1),
+        4: E("Leave the largest difference (8-bit levels) between two decodings of the same received "
+             "`y` at the same `beta` in `same_y_diff` (a float), and the difference maps in `change_maps` (a "
+             "dict: name -> map).", ("same_y_diff", "change_maps"), "",
+             "assert isinstance(same_y_diff, float) and len(change_maps) == 3",
+             "assert same_y_diff < 0.5  # the decoder is deterministic\n"
+             "assert float(next(iter(change_maps.values())).mean()) > 0  # noise draws change the output at beta 0 too",
+             points=1, prose=1),
     },
     "08_full_system_gpu": {
         1: E("Leave the sweep of HEVC + 5G LDPC in `rows_ldpc` (rows of `sweep`, system name "
@@ -265,7 +273,7 @@ SPECS: dict[str, dict[int, Exercise]] = {
         1: E("Leave, per metric, the SNRs (dB) of `EXERCISE_SNRS_DB` at which separate coding is "
              "better in `wins` (a dict with keys `'PSNR'` and `'LPIPS'`, each a list).", ("wins",), "",
              "assert set(wins) == {'PSNR', 'LPIPS'}",
-             "assert EXERCISE_SNRS_DB[-1] in wins['PSNR'] and EXERCISE_SNRS_DB[0] not in wins['PSNR']",
+             "assert settings.quick() or (EXERCISE_SNRS_DB[-1] in wins['PSNR'] and EXERCISE_SNRS_DB[0] not in wins['PSNR'])",
              points=2, prose=1),
         2: E(prose=2),
     },

@@ -545,21 +545,21 @@ with torch.no_grad():
     for beta in (0.0, 1.0):
         decoded[beta] = torch.cat([model.decode(y4, SNR_DB, cbr=CBR, beta=beta, size=x4.shape[-2:]) for y4 in received])
     again = model.decode(received[0], SNR_DB, cbr=CBR, beta=1.0, size=x4.shape[-2:])
-maps = {"(a) over 8 noise draws, beta=0": 255 * decoded[0.0].std(0).mean(0),
+change_maps = {"(a) over 8 noise draws, beta=0": 255 * decoded[0.0].std(0).mean(0),
         "(a) over 8 noise draws, beta=1": 255 * decoded[1.0].std(0).mean(0),
         "(b) same y: |beta=1 - beta=0|": 255 * (decoded[1.0] - decoded[0.0]).abs().mean(0).mean(0)}
-repeat = 255 * (again - decoded[1.0][:1]).abs().max().item()
-print(f"same y, same beta, decoded twice: largest difference {repeat:.2g} levels")
-for name, m in maps.items():
+same_y_diff = 255 * (again - decoded[1.0][:1]).abs().max().item()
+print(f"same y, same beta, decoded twice: largest difference {same_y_diff:.2g} levels")
+for name, m in change_maps.items():
     print(f"{name:32s} mean {m.mean():.2f} levels, 99th percentile {m.flatten().quantile(0.99):.2f}")
 fig, axes = plt.subplots(1, 3, figsize=(12, 4))
-top = float(max(m.flatten().quantile(0.99) for m in maps.values()))
-for ax, (name, m) in zip(axes, maps.items()):
+top = float(max(m.flatten().quantile(0.99) for m in change_maps.values()))
+for ax, (name, m) in zip(axes, change_maps.items()):
     ax.imshow(m, cmap="magma", vmin=0, vmax=top)
     ax.set(title=name, xticks=[], yticks=[])
 fig.suptitle("per-pixel change in 8-bit levels (a: std over channel noise draws; b: mean over the 8 draws)")
 plt.show()
-a0, a1, b = (m.mean().item() for m in maps.values())
+a0, a1, b = (m.mean().item() for m in change_maps.values())
 display(Markdown(
     f"A new noise draw moves the `beta = 0` output by {a0:.2f} levels per pixel (standard deviation): the channel "
     "noise carried through the decoder, with no invention asked for. At `beta = 1` the same draws move it by "
@@ -567,7 +567,7 @@ display(Markdown(
     f"randomness of its own. Decoding the *same* symbols at `beta = 1` instead of 0 changes the image by {b:.2f} "
     "levels on average: that is the detail the generator adds for realism. "
     "Compare where each map is bright."))
-assert repeat == 0.0, "the decoder is deterministic: same y, same beta, same image"
+assert same_y_diff == 0.0, "the decoder is deterministic: same y, same beta, same image"
 
 # %% [markdown]
 # ## Clean up
