@@ -417,15 +417,17 @@ def _exercise_text(n: int, prompt: str, spec: Exercise) -> str:
     return "\n".join(lines)
 
 
+#: the kernel every tutorial runs in (stored in each notebook, so Jupyter does not ask for one)
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
 def source_notebook(nb, name: str, specs: dict[int, Exercise] | None = None, warn=print):
     """The instructor's notebook: ``nb`` (not changed) with nbgrader metadata on the lesson checks,
     the solutions turned into solution regions, and per exercise a prompt cell, a test cell and a
     text answer cell as its :class:`Exercise` says."""
     nb = copy.deepcopy(nb)
     specs = SPECS.get(name, {}) if specs is None else specs
-    if "kernelspec" not in nb.metadata:
-        nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python",
-                                     "name": "python3"}
+    nb.metadata.setdefault("kernelspec", dict(KERNELSPEC))
     prompts = exercise_prompts(nb)
     sections = solution_sections(nb)
     exercises_at = next(i for i, c in enumerate(nb.cells)

@@ -427,3 +427,67 @@ def test_execute_records_the_run_time_in_header_script_and_readme(tmp_path):
     execute.record_run_time(script.with_suffix(".ipynb"), nb, 131.4, readme=readme)
     assert "Full run: **131 s**" in nb.cells[0].source and "Full run: **131 s**" in script.read_text()
     assert "CPU, ~2 min (131 s full run on one thread)" in readme.read_text()
+
+
+# ---- every committed notebook names its kernel -----------------------------------------------
+
+@pytest.mark.parametrize("notebook", sorted(TUTORIALS.glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem)
+def test_every_notebook_names_its_kernel(notebook):
+    import json
+
+    from jscc_lab.course import KERNELSPEC
+
+    assert json.loads(notebook.read_text())["metadata"].get("kernelspec") == KERNELSPEC, (
+        f"{notebook.name}: no python3 kernelspec (Jupyter would ask for a kernel); add it to the .py header")
+
+
+# ---- glossary terms are linked where a reader first meets them -------------------------------
+
+GLOSSARY = TUTORIALS.parent / "docs" / "glossary.md"
+#: glossary anchor -> how the term appears in prose (a regex)
+GLOSSARY_TERMS = {
+    "awgn": r"\bAWGN\b", "autoencoder-and-taef2": r"\b[Aa]utoencoder\b", "bandwidth-saving": r"[Bb]andwidth saving",
+    "bler": r"\bBLER\b", "bpg-and-hevc-intra": r"\bBPG\b|\bHEVC\b", "bpp": r"\bbpp\b", "capacity": r"\b[Cc]apacity\b",
+    "cbr": r"\bCBR\b", "cliff-effect": r"\b[Cc]liff\b", "csi": r"\bCSI\b", "deep-jscc": r"\b[Dd]eep JSCC\b",
+    "dists": r"\bDISTS\b", "esn0": r"Es/N0", "film": r"\bFiLM\b", "gdn": r"\bGDN\b",
+    "hinge-and-non-saturating-loss": r"\b[Hh]inge\b|non-saturating", "latent": r"\blatent\b", "ldpc": r"\bLDPC\b",
+    "lpips": r"\bLPIPS\b", "mcs": r"\bMCS\b", "mmse-and-lmmse-equaliser": r"\bL?MMSE\b",
+    "mode-collapse": r"\b[Mm]ode collapse|collapses? onto", "ms-ssim": r"MS-SSIM", "outage": r"\b[Oo]utages?\b",
+    "patchgan": r"\bPatchGAN\b", "perception-distortion-trade-off": r"[Pp]erception-distortion", "psnr": r"\bPSNR\b",
+    "qam": r"\bQAM\b|\bQPSK\b", "r1-penalty": r"\bR1\b", "rate-adaptive": r"\b[Rr]ate-adaptive\b",
+    "rayleigh-block-and-fast-fading": r"\bRayleigh\b", "realism-knob-beta": r"[Rr]ealism knob",
+    "separation-theorem": r"[Ss]eparation theorem", "snr": r"\bSNR\b", "snr-adaptive-adjscc": r"SNR-adaptive|\bADJSCC\b",
+}
+
+
+def first_mention(pattern: str, scripts: list[Path]) -> tuple[str, str, int] | None:
+    """``(script stem, prose line, match start)`` of the first match of ``pattern`` in the markdown
+    prose of ``scripts`` in order: headings, code spans, math and link targets are skipped."""
+    for script in scripts:
+        for cell in jupytext.read(script).cells:
+            if cell.cell_type != "markdown":
+                continue
+            for line in cell.source.split("\n"):
+                if line.lstrip().startswith("#"):
+                    continue
+                masked = re.sub(r"`[^`]*`|\$[^$]*\$|\]\([^)]*\)", lambda m: "\0" * len(m.group()), line)
+                if match := re.search(pattern, masked):
+                    return script.stem, line, match.start()
+    return None
+
+
+def test_every_glossary_term_is_linked_at_its_first_use_and_the_table_says_where():
+    scripts = sorted(TUTORIALS.glob("[0-9][0-9]_*.py"))
+    text = GLOSSARY.read_text()
+    headings = {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in re.findall(r"^### (.+)$", text, re.M)}
+    table = dict(re.findall(r"^\| \[[^\]]+\]\(#([\w-]+)\) \| (\d\d)", text, re.M))
+    assert set(GLOSSARY_TERMS) == headings == set(table), "GLOSSARY_TERMS, the glossary's entries and its table differ"
+    problems = []
+    for anchor, pattern in GLOSSARY_TERMS.items():
+        stem, line, start = first_mention(pattern, scripts)
+        link = re.compile(r"\[([^\]]*)\]\(\.\./docs/glossary\.md#" + re.escape(anchor) + r"\)")
+        if not any(m.start() < start < m.end() for m in link.finditer(line)):
+            problems.append(f"{stem}: first use of '{anchor}' is not a link to docs/glossary.md#{anchor}: {line.strip()}")
+        if not stem.startswith(table[anchor]):
+            problems.append(f"glossary table: '{anchor}' first used in {stem}, the table says {table[anchor]}")
+    assert not problems, "\n".join(problems)

@@ -20,14 +20,14 @@
 # sometimes fading, channel. This notebook builds that channel model from the ground up.
 #
 # **You will learn**
-# - how complex baseband symbols, the average power constraint and the SNR in dB fit together;
-# - the AWGN channel, and Rayleigh fading (block and fast) with and without channel state
-#   information (CSI) at the receiver;
-# - to check a channel model against theory: uncoded QPSK bit error rates vs the closed forms;
-# - the **channel bandwidth ratio** (CBR) and why counting real instead of complex channel uses is
+# - how complex baseband symbols, the average power constraint and the [SNR](../docs/glossary.md#snr) in dB fit together;
+# - the [AWGN](../docs/glossary.md#awgn) channel, and [Rayleigh](../docs/glossary.md#rayleigh-block-and-fast-fading) fading (block and fast) with and without channel state
+#   information ([CSI](../docs/glossary.md#csi)) at the receiver;
+# - to check a channel model against theory: uncoded [QPSK](../docs/glossary.md#qam) bit error rates vs the closed forms;
+# - the **channel bandwidth ratio** ([CBR](../docs/glossary.md#cbr)) and why counting real instead of complex channel uses is
 #   off by a factor of 2 (a common bug when reproducing papers);
 # - what happens to an image sent *uncoded*, pixel values as analog symbols: graceful
-#   degradation, the property deep JSCC keeps at a fraction of the bandwidth.
+#   degradation, the property [deep JSCC](../docs/glossary.md#deep-jscc) keeps at a fraction of the bandwidth.
 #
 # **Requirements**: a laptop CPU. Full run: **8 s** on one CPU thread. No GPU, no download (the sample photos ship
 # with scikit-image). Set `JSCC_LAB_QUICK=1` for a few-second run with smaller budgets.
@@ -141,7 +141,7 @@ fig.tight_layout()
 
 # %% [markdown]
 # Does the channel deliver the SNR we asked for? Measure it, and note that a per-image SNR
-# tensor gives each image its own noise level (SNR-adaptive training samples one per image).
+# tensor gives each image its own noise level ([SNR-adaptive](../docs/glossary.md#snr-adaptive-adjscc) training samples one per image).
 
 # %%
 s = normalize_power(torch.randn(4, N_BITS // 4, dtype=torch.complex64, generator=generator))
@@ -154,7 +154,7 @@ assert torch.allclose(measured, requested, atol=0.1)
 # %% [markdown]
 # ## 3. Checking the model against theory: uncoded QPSK
 #
-# Gray-mapped QPSK sends 2 bits per symbol with $E_s = 1$, so $E_b/N_0 = \mathrm{SNR}/2$ and the
+# Gray-mapped QPSK sends 2 bits per symbol with $E_s = 1$ (so [Es/N0](../docs/glossary.md#esn0) is the SNR), so $E_b/N_0 = \mathrm{SNR}/2$ and the
 # bit error rate over AWGN is $Q(\sqrt{\mathrm{SNR}}) = \tfrac12\,\mathrm{erfc}(\sqrt{\mathrm{SNR}/2})$.
 # Simulation and formula must agree; if they do not, the channel (or the SNR convention) is wrong.
 
@@ -187,7 +187,7 @@ for snr, sim, th in zip(BER_SNRS_DB, ber_sim, ber_theory):
 #
 # What the receiver is given depends on its channel state information:
 # - `csi="perfect"` (default): the channel's receiver knows $h$ and hands on *equalised symbols*,
-#   zero-forcing $y/h$ or (default) MMSE $h^* y / (|h|^2 + \sigma^2)$; a decoder after it sees
+#   zero-forcing $y/h$ or (default) [MMSE](../docs/glossary.md#mmse-and-lmmse-equaliser) $h^* y / (|h|^2 + \sigma^2)$; a decoder after it sees
 #   those symbols and the average SNR, never the gains themselves;
 # - `csi="none"`: it gets the raw $h s + n$: amplitude *and phase* unknown.
 #
@@ -246,7 +246,7 @@ assert np.all(np.abs(np.array(ber_fast) - theory) / theory < 0.15)
 
 # %% [markdown]
 # Fast and block fading have the *same average* BER; they differ in how errors cluster. With block
-# fading an image is either lucky or not. That is why separate coding suffers *outages* under
+# fading an image is either lucky or not. That is why separate coding suffers *[outages](../docs/glossary.md#outage)* under
 # block fading (notebook 02), and why a JSCC decoder that sees the SNR of its block helps.
 #
 # ## 5. The channel bandwidth ratio
@@ -259,9 +259,9 @@ assert np.all(np.abs(np.array(ber_fast) - theory) / theory < 0.15)
 # Each complex use carries two reals, so an encoder that outputs $2k$ real numbers uses $k$
 # channel uses. A paper that says "CBR 1/12" with $k$ counted in complex uses sends *twice* as
 # many reals as one counting $2k$ real uses. Mixing the two conventions is a common reproduction
-# bug: it doubles (or halves) the bandwidth, worth several dB of PSNR.
+# bug: it doubles (or halves) the bandwidth, worth several dB of [PSNR](../docs/glossary.md#psnr).
 #
-# For a convolutional encoder that downsamples by $d$ and outputs $C$ real channels, the latent
+# For a convolutional encoder that downsamples by $d$ and outputs $C$ real channels, the [latent](../docs/glossary.md#latent)
 # holds $C\,HW/d^2$ reals, i.e. $k = C\,HW/(2d^2)$ complex uses, so $\rho = C / (6 d^2)$:
 # at $d = 4$, **$\rho = C/96$**, the convention of the deep JSCC papers we reproduce.
 
@@ -279,7 +279,7 @@ print("the same latent counted as 2k real uses would claim CBR", cbr(2 * k, 256,
 # The simplest joint source-channel scheme: no compression, no channel code. Remove each image's
 # mean, pair pixel values into complex symbols, scale to unit power and transmit
 # (`jscc_lab.analog.analog_transmit`). That is $k = 3HW/2$, a CBR of 1/2, far more bandwidth than
-# the 1/12 to 1/96 of deep JSCC. Its virtue: no cliff. The quality follows the SNR smoothly.
+# the 1/12 to 1/96 of deep JSCC. Its virtue: no [cliff](../docs/glossary.md#cliff-effect). The quality follows the SNR smoothly.
 
 # %%
 x = torch.cat([center_crop(im, CROP) for im in sample_images()])

@@ -18,19 +18,19 @@
 #
 # Before any deep JSCC model, meet the system it has to beat: **separate source-channel coding**.
 # A real image codec squeezes the picture into a bit budget, then a real channel code protects
-# those bits. Shannon's separation theorem says this is optimal for infinitely long blocks; for
+# those bits. Shannon's [separation theorem](../docs/glossary.md#separation-theorem) says this is optimal for infinitely long blocks; for
 # one image over a noisy channel it has a weakness every wireless engineer knows: the **cliff
 # effect**.
 #
 # **You will learn**
 #
-# 1. *Rate control*: fit an image into a bit budget with JPEG, WebP, HEVC intra (our BPG stand-in)
+# 1. *Rate control*: fit an image into a bit budget with JPEG, WebP, [HEVC](../docs/glossary.md#bpg-and-hevc-intra) intra (our BPG stand-in)
 #    and AVIF, what quality each buys, and what a file container costs at small budgets.
-# 2. *Capacity*: the ideal channel code delivers `k * log2(1 + SNR)` bits per image; over
+# 2. *[Capacity](../docs/glossary.md#capacity)*: the ideal channel code delivers `k * log2(1 + SNR)` bits per image; over
 #    fading, the ergodic and the outage views.
-# 3. *5G LDPC + QAM* (NVIDIA Sionna) over our own channels: the BLER waterfall and its gap to the
+# 3. *5G [LDPC](../docs/glossary.md#ldpc) + QAM* (NVIDIA Sionna) over our own channels: the [BLER](../docs/glossary.md#bler) waterfall and its gap to the
 #    Shannon limit.
-# 4. *The cliff*: with a fixed modulation and coding scheme (MCS), quality collapses just below a
+# 4. *The cliff*: with a fixed modulation and coding scheme ([MCS](../docs/glossary.md#mcs)), quality collapses just below a
 #    threshold SNR and does not improve above it.
 # 5. *The best-MCS envelope* on Kodak against the capacity bound, and an SNR slider to watch the
 #    cliff on an image.
@@ -116,7 +116,7 @@ print(f"{len(images)} image(s), first one {tuple(x0.shape[-2:])}")
 # ## 1. Rate control: a codec at a bit budget
 #
 # A separate system first decides how many bits the channel will deliver, then asks the codec for
-# the best image within that budget. Codecs are driven by a *quality* knob, not a size, so
+# the best image within that budget (counted in bits per pixel, [bpp](../docs/glossary.md#bpp)). Codecs are driven by a *quality* knob, not a size, so
 # `encode_to_budget` searches for the **largest quality whose file fits** (a bisection on the
 # integer quality). It never sends a file over budget: an image that does not fit even at the
 # lowest quality is a *failure*.

@@ -116,8 +116,11 @@ print(f"encode -> decode, no channel: {ceiling_psnr:.2f} dB (the autoencoder's o
 #
 # Treat the 32 latent values per position as analog amplitudes: pair them into complex symbols,
 # scale to unit power (the transmitter's budget), add noise, and undo the scaling with the
-# per-coordinate linear MMSE estimate `z_hat = a * y / (a^2 + sigma^2)` times the latent's
-# variance, where `a` is the power scaling. No parameter is learned.
+# linear MMSE estimate of each symbol. The channel gives $y = a s + n$, with $a$ the power
+# scaling and $n$ of variance $\sigma^2 = 10^{-\mathrm{SNR}/10}$; with $\mu$ and $v$ the mean and
+# variance of the image's symbols (sent as side information), the estimate is
+# $$\hat s = \mu + \frac{a\,v}{a^2 v + \sigma^2}\,(y - a\mu),$$
+# exactly the `gain` line of the code. No parameter is learned.
 
 # %%
 def send_latent(z, snr_db, generator):
@@ -182,7 +185,7 @@ plt.show()
 #
 # 1. the latent's 2x2 neighbourhoods are regrouped into 128 channels at 1/16 resolution
 #    (`pixel_unshuffle`: still exactly CBR 1/12);
-# 2. a **transmitter** adds a learned residual (3x3 residual blocks at 1/16, FiLM-conditioned on
+# 2. a **transmitter** adds a learned residual (3x3 residual blocks at 1/16, [FiLM](../docs/glossary.md#film)-conditioned on
 #    the SNR and the CBR). Training sends only the first `m` channels (16, 32, 64 or 128 for
 #    CBR 1/96, 1/48, 1/24, 1/12, drawn per image), so the first channels learn to carry the most:
 #    the symbols are **ordered by importance** and one model is rate-adaptive;

@@ -17,16 +17,16 @@
 # %% [markdown]
 # # 05 · Measuring quality: PSNR, MS-SSIM, LPIPS, DISTS and the perception-distortion trade-off
 #
-# Every claim in this course ("better than BPG + LDPC", "50 % bandwidth saving") is a statement
+# Every claim in this course ("better than BPG + LDPC", "50 % [bandwidth saving](../docs/glossary.md#bandwidth-saving)") is a statement
 # about a **quality metric**. The perceptual JSCC paper we reproduce argues that at low rates PSNR
-# and MS-SSIM stop tracking what people see, while learned perceptual metrics still do. Before we
+# and [MS-SSIM](../docs/glossary.md#ms-ssim) stop tracking what people see, while learned perceptual metrics still do. Before we
 # train anything on a perceptual loss, we look at the rulers themselves.
 #
 # **You will learn**
-# - what PSNR, MS-SSIM, LPIPS and DISTS measure, their ranges, and which direction is better;
+# - what PSNR, MS-SSIM, [LPIPS](../docs/glossary.md#lpips) and [DISTS](../docs/glossary.md#dists) measure, their ranges, and which direction is better;
 # - how four everyday distortions (blur, noise, JPEG, HEVC-intra) move each metric on Kodak;
 # - a case where PSNR prefers a blurry image that looks clearly worse;
-# - the **perception-distortion trade-off** (Blau & Michaeli, CVPR 2018): why no decoder can be
+# - the **[perception-distortion](../docs/glossary.md#perception-distortion-trade-off) trade-off** (Blau & Michaeli, CVPR 2018): why no decoder can be
 #   both MSE-optimal and realistic, and what the best compromise costs;
 # - the conventions that make numbers comparable across papers (RGB vs grayscale MS-SSIM, LPIPS
 #   backbone, offline weights).

@@ -28,10 +28,9 @@
 # - the paper's distortion loss `0.01 * MSE(0-255) + 1.0 * LPIPS(alex)` and its scales;
 # - that LPIPS is differentiable: gradient descent on LPIPS alone sharpens a blurred image;
 # - to fine-tune the rate-adaptive deep JSCC of notebook 04 with MSE only and with MSE + LPIPS,
-#   and to read the result: LPIPS falls by about a quarter at almost the same PSNR; the price in
-#   PSNR comes with the adversarial term (notebook 07).
+#   and to read the result on validation images: what LPIPS gains and what PSNR pays.
 #
-# **Requirements**: a CPU. Full run: **448 s** on one CPU thread (two short fine-tuning runs); `JSCC_LAB_QUICK=1` runs
+# **Requirements**: a CPU. Full run: **474 s** on one CPU thread (two short fine-tuning runs); `JSCC_LAB_QUICK=1` runs
 # everything in about a minute with tiny budgets. Needs the offline AlexNet weights for LPIPS
 # (`$JSCC_LAB_DATA/weights`, see `jscc_lab.metrics`), BSDS500 and the shipped checkpoints.
 
@@ -121,12 +120,11 @@ plt.show()
 # ## 2. The paper's distortion loss and its scales
 # The published code computes the MSE on pixel values in **0-255** (65025 times the MSE on
 # [0, 1]) and weights it by 0.01; LPIPS(alex) gets weight 1. At 25 dB PSNR the MSE term is
-# `0.01 * 65025 * 10**-2.5 = 2.1`: larger than LPIPS (0.1-0.5), so MSE anchors colours and
+# `0.01 * 65025 * 10**-2.5 = 2.1`: larger than typical LPIPS values (section 1 printed two), so MSE anchors colours and
 # layout while LPIPS adds the texture. `DistortionLoss` returns the total per image and its parts.
-# The balance moves with the quality: at the ~22 dB our CPU-trained models reach at CBR 1/48 the
-# MSE term is about 4.5, some 25 times LPIPS, and LPIPS hardly shapes the result. The shipped
-# `taejscc-perceptual-awgn` therefore ends with GAN steps at `mse_weight=0.001` (docs/results.md,
-# "Perceptual JSCC": lower LPIPS-vgg at every CBR and DISTS at three of four, neither in the loss).
+# The balance moves with the quality: the lower the PSNR, the more the MSE term outweighs LPIPS
+# (section 4 prints the ratio at the PSNR our models reach). The shipped `taejscc-perceptual-awgn`
+# therefore ends with GAN steps at `mse_weight=0.001` (docs/results.md, "Perceptual JSCC").
 
 # %%
 loss = DistortionLoss()  # mse_weight=0.01, lpips_weight=1.0, lpips_net="alex": the paper's
@@ -176,17 +174,22 @@ plt.show()
 # few minutes, once on MSE alone and once on the paper's MSE + LPIPS loss
 # (`PerceptualTrainConfig(stage="distortion")`, the paper's first stage). Same seed: same crops,
 # same SNRs and CBRs, same channel noise. The encoder of the autoencoder stays frozen; its
-# decoder trains at a quarter of the learning rate.
+# decoder trains at a quarter of the learning rate. Every `VAL_EVERY` steps the trainer
+# validates on BSDS500 test crops (PSNR and LPIPS, mean over the four CBRs): a training loss on a
+# batch of four crops is too noisy to compare two runs, a fixed validation set is not.
+#
+# *Predict first*: after these few steps, how far apart will the two runs be in PSNR, and in LPIPS?
 
 # %%
 warm = pretrained.CHECKPOINT_DIR / pretrained.info("taejscc-psnr-awgn")["file"]
+VAL_EVERY = max(1, TRAIN_STEPS // 4)
 spec = pretrained.load_checkpoint(warm)["model"]["kwargs"]
 common = dict(model="taejscc", width=spec["width"], blocks=spec["blocks"], cbrs=list(spec["cbrs"]),
               init_from=str(warm), freeze=["ae_encoder"], pretrained_modules=["ae_decoder"],
               pretrained_lr_fraction=0.25, stage="distortion", crop=TRAIN_CROP, batch_size=BATCH,
               steps=TRAIN_STEPS, lr=1e-4, warmup_steps=min(10, TRAIN_STEPS), lr_final_fraction=0.1,
-              val_images=VAL_IMAGES, val_crop=128, val_every=TRAIN_STEPS, checkpoint_every=TRAIN_STEPS,
-              log_every=max(1, TRAIN_STEPS // 20), device="cpu", seed=SEED, sample_every=0)
+              val_images=VAL_IMAGES, val_crop=128, val_every=VAL_EVERY, checkpoint_every=TRAIN_STEPS,
+              log_every=VAL_EVERY, device="cpu", seed=SEED, sample_every=0)
 runs = {}
 for name, weights in (("MSE", dict(mse_weight=0.01, lpips_weight=0.0)),
                       ("MSE+LPIPS", dict(mse_weight=0.01, lpips_weight=1.0))):
@@ -194,22 +197,28 @@ for name, weights in (("MSE", dict(mse_weight=0.01, lpips_weight=0.0)),
     runs[name] = train_perceptual(config, progress=False)
 
 # %%
-fig, ax = plt.subplots(figsize=(6, 3.5))
+fig, (ax_p, ax_l) = plt.subplots(1, 2, figsize=(9, 3.2))
 for name, result in runs.items():
-    logs = [h for h in result["history"] if "mse_255" in h]
-    ax.plot([h["step"] for h in logs], [10 * math.log10(255**2 / h["mse_255"]) for h in logs], label=name)
-ax.set(xlabel="step", ylabel="training PSNR (dB)", title="same start, two losses")
-_ = ax.legend()
+    vals = [h for h in result["history"] if "val_psnr_db" in h]
+    steps = [h["step"] for h in vals]
+    ax_p.plot(steps, [h["val_psnr_db"] for h in vals], "o-", label=name)
+    ax_l.plot(steps, [h["val_lpips_beta0"] for h in vals], "o-", label=name)
+ax_p.set(xlabel="step", ylabel="validation PSNR (dB)", title="PSNR: higher is better")
+ax_l.set(xlabel="step", ylabel="validation LPIPS", title="LPIPS: lower is better")
+ax_l.legend()
+fig.tight_layout()
 plt.show()
 
 # %%
-key = f"@{SNR_DB:g}dB,beta=0"
-val = {name: {m: sum(v for k, v in r["best"].items() if k.startswith(m + key)) /
-              sum(1 for k in r["best"] if k.startswith(m + key)) for m in ("psnr", "lpips")}
-       for name, r in runs.items()}
-print(f"validation on {VAL_IMAGES} BSDS500 test crops at {SNR_DB:g} dB, mean over the CBRs:")
+val = {name: {"psnr": r["last"]["val_psnr_db"], "lpips": r["last"]["val_lpips_beta0"]} for name, r in runs.items()}
+print(f"validation after {TRAIN_STEPS} steps, {VAL_IMAGES} BSDS500 test crops at {SNR_DB:g} dB, mean over the CBRs:")
 for name, v in val.items():
     print(f"{name:10s} PSNR {v['psnr']:5.2f} dB   LPIPS {v['lpips']:.4f}")
+d_psnr = val["MSE+LPIPS"]["psnr"] - val["MSE"]["psnr"]
+d_lpips = 100 * (val["MSE+LPIPS"]["lpips"] / val["MSE"]["lpips"] - 1)
+mse_term = 0.01 * 255**2 * 10 ** (-val["MSE+LPIPS"]["psnr"] / 10)
+print(f"MSE + LPIPS against MSE alone: LPIPS {d_lpips:+.0f} %, PSNR {d_psnr:+.2f} dB. At this PSNR the loss's "
+      f"MSE term is 0.01 * MSE_255 = {mse_term:.2f}, {mse_term / val['MSE+LPIPS']['lpips']:.0f} times its LPIPS term.")
 if not settings.quick():
     assert val["MSE+LPIPS"]["lpips"] < val["MSE"]["lpips"], "the LPIPS term must lower LPIPS"
 
@@ -234,50 +243,115 @@ plt.show()
 mse_name, lpips_name = shipped
 assert scores[lpips_name]["lpips"] < scores[mse_name]["lpips"], "LPIPS training brings texture back"
 assert scores[lpips_name]["psnr"] < scores[mse_name]["psnr"] + 0.5, "... at no gain in PSNR"
+print(f"On {N_KODAK} Kodak crops the perceptual model at beta = 0 pays "
+      f"{scores[mse_name]['psnr'] - scores[lpips_name]['psnr']:.2f} dB of PSNR for "
+      f"{100 * (1 - scores[lpips_name]['lpips'] / scores[mse_name]['lpips']):.0f} % less LPIPS and "
+      f"{100 * (1 - scores[lpips_name]['dists'] / scores[mse_name]['dists']):.0f} % less DISTS (a metric it never trained on).")
 
 # %% [markdown]
-# On these crops the perceptual model at `beta = 0` pays about 1.5 dB of PSNR for a third less
-# LPIPS and lower DISTS (which it never trained on). Part of the PSNR gap is not the loss: the PSNR
-# model's last stage fine-tuned the TAEF2 encoder for MSE, while the perceptual one branched off
-# before that stage and keeps the published encoder. The PSNR price of realism grows when the
-# receiver turns `beta` up (notebook 07).
+# The longer training shows the price the short runs above did not yet pay: PSNR falls while
+# LPIPS and DISTS fall further. Part of the PSNR gap is not the loss: the PSNR model's last stage
+# fine-tuned the TAEF2 encoder for MSE, while the perceptual one branched off before that stage
+# and keeps the published encoder. The PSNR price of realism grows when the receiver turns `beta`
+# up (notebook 07).
 
 # %% [markdown]
 # ## Exercises
-# 1. Fine-tune with `lpips_net="vgg"` instead of AlexNet. Which metric improves more, LPIPS-alex or
-#    LPIPS-vgg? Why is it risky to report only the metric you trained on?
-# 2. Set `mse_weight=0` (LPIPS only). What happens to colours? (LPIPS is nearly blind to a global
-#    colour shift.)
+# 1. **Which metric moves?** Fine-tune the same start for the same number of steps once with
+#    LPIPS-alex (the paper's) and once with `lpips_net="vgg"`. *Predict*: which of the two metrics
+#    falls more in each run? Then measure both metrics on the Kodak crops. Why is it risky to report
+#    only the metric you trained on?
+# 2. **Drop the anchor.** Set `mse_weight=0` (LPIPS only). *Predict* what happens to PSNR and to
+#    the colours, then measure PSNR and the largest mean colour shift (`color_bias`) against the
+#    MSE + LPIPS run. Hint: compare what LPIPS and PSNR say about a global tint.
 # 3. Compute the MSE term's value at 20 dB and 30 dB PSNR. At which PSNR do the MSE and LPIPS
 #    terms have equal weight in the paper's loss, for an LPIPS of 0.2?
-# 4. Notebook 07 adds the discriminator: what can a GAN add that LPIPS cannot?
+# 4. **What is LPIPS's best guess?** When the channel has destroyed the fine detail, the receiver
+#    does not know where exactly an edge was. Model that with four plausible originals: the
+#    parrots' detail (image minus its blur) shifted by 3 pixels up, down, left or right. Which
+#    answer scores the lowest LPIPS against *other* plausible originals (shifted diagonally): the
+#    MSE answer (the mean of the four), one more plausible original, or an image optimised for
+#    LPIPS against the four? How much texture (detail energy) does each carry, against the real
+#    image's? What could a discriminator add?
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ### Solution to exercise 1
 #
-# Training on a metric improves that metric most; an independent metric (here LPIPS-vgg, or
-# DISTS) is the fairer judge. Reporting only the trained-on metric can show progress that is
-# partly the network learning the metric's blind spots.
+# Both runs start from the shipped PSNR model and train for `TRAIN_STEPS // 2` steps with the same
+# seed; only the network inside LPIPS differs. The table prints each metric's change from the start.
 
 # %%
-cfg = PerceptualTrainConfig(name="vgg", out_dir=f"{OUT}/vgg", mse_weight=0.01, lpips_weight=1.0, lpips_net="vgg",
-                            **{**common, "steps": max(2, TRAIN_STEPS // 2)})
-tuned = model_from_checkpoint(load_checkpoint(train_perceptual(cfg, progress=False)["checkpoint"])).eval()
-with torch.no_grad():
-    out = tuned(crops, SNR_DB, cbr=CBR, beta=0.0, generator=torch.Generator().manual_seed(1))
-print({k: round(v.mean().item(), 4) for k, v in evaluate(crops, out, metrics=("lpips", "lpips_vgg")).items()})
+EX_STEPS = max(2, TRAIN_STEPS // 2)
+start_model = shipped[mse_name][0]
+
+
+def fine_tune(name, **weights):
+    """The shipped PSNR model fine-tuned for EX_STEPS steps with `weights`, in eval mode."""
+    cfg = PerceptualTrainConfig(name=name, out_dir=f"{OUT}/{name}", **{**common, "steps": EX_STEPS,
+                                "val_every": EX_STEPS, "log_every": EX_STEPS}, **weights)
+    return model_from_checkpoint(load_checkpoint(train_perceptual(cfg, progress=False)["checkpoint"])).eval()
+
+
+def kodak_scores(model, metrics, **kw):
+    with torch.no_grad():
+        out = model(crops, SNR_DB, cbr=CBR, generator=torch.Generator().manual_seed(1), **kw)
+    return {k: v.mean().item() for k, v in evaluate(crops, out, metrics=metrics).items()}
+
+
+tuned = {"alex": fine_tune("alex", mse_weight=0.01, lpips_weight=1.0),
+         "vgg": fine_tune("vgg", mse_weight=0.01, lpips_weight=1.0, lpips_net="vgg")}
+before = kodak_scores(start_model, ("lpips", "lpips_vgg"))
+change = {net: {k: 100 * (v / before[k] - 1) for k, v in kodak_scores(m, ("lpips", "lpips_vgg"), beta=0.0).items()}
+          for net, m in tuned.items()}
+print(f"change from the start after {EX_STEPS} steps ({N_KODAK} Kodak crops, CBR 1/48, {SNR_DB:g} dB):")
+print(f"{'trained on':12s} {'LPIPS-alex':>11s} {'LPIPS-vgg':>10s}")
+for net, c in change.items():
+    print(f"LPIPS-{net:6s} {c['lpips']:+10.1f} % {c['lpips_vgg']:+9.1f} %")
+own = {net: change[net]["lpips" if net == "alex" else "lpips_vgg"] for net in change}
+other = {net: change[net]["lpips_vgg" if net == "alex" else "lpips"] for net in change}
+for net in change:
+    print(f"trained on LPIPS-{net}: its own metric {own[net]:+.1f} %, the other {other[net]:+.1f} %")
+if not settings.quick():
+    assert own["alex"] < 2 * other["alex"] < 0, "the alex run's own metric falls more than twice as much as the other"
+
+# %% [markdown]
+# Read the rows, not only your own metric. The run trained on LPIPS-alex lowers LPIPS-alex more than
+# twice as much as LPIPS-vgg: reported alone, the trained-on metric overstates the gain an
+# independent judge sees. The two networks reward different features, so the same steps move them
+# by different amounts (compare the LPIPS-vgg row with your prediction). A model can learn what one
+# network happens to reward; an independent metric (the other LPIPS, or DISTS) is the fairer
+# judge, which is why notebook 08 reports DISTS and LPIPS-vgg for a model trained on LPIPS-alex.
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ### Solution to exercise 2
 #
-# Without the MSE anchor nothing ties the mean colour to the original: LPIPS normalises its deep
-# features per channel, so a global tint costs little. A quick check on the parrots: shift the
-# red channel and compare the two losses.
+# The mechanism first: a global tint costs far more PSNR than LPIPS, because LPIPS normalises its
+# deep features per channel. Then the run without the MSE anchor, against the MSE + LPIPS run of
+# exercise 1 (same steps, same seed).
 
 # %%
 tinted = (x + torch.tensor([0.08, 0.0, -0.08]).view(1, 3, 1, 1)).clamp(0, 1)
 print(f"tint: PSNR {psnr(x, tinted).item():.2f} dB, LPIPS {lpips_alex(x, tinted).item():.3f}; "
       f"blur: PSNR {psnr(x, blurred).item():.2f} dB, LPIPS {lpips_alex(x, blurred).item():.3f}")
+tuned["LPIPS only"] = fine_tune("lpips_only", mse_weight=0.0, lpips_weight=1.0)
+colour = ("psnr", "lpips", "bias_r", "bias_g", "bias_b")
+anchor = {}
+for name, key in (("MSE + LPIPS", "alex"), ("LPIPS only", "LPIPS only")):
+    r = kodak_scores(tuned[key], colour, beta=0.0)
+    anchor[name] = {"psnr": r["psnr"], "shift": 255 * max(abs(r[f"bias_{c}"]) for c in "rgb")}
+    print(f"{name:12s} PSNR {r['psnr']:5.2f} dB  LPIPS {r['lpips']:.4f}  largest mean colour shift "
+          f"{anchor[name]['shift']:.1f} of 255 levels")
+print(f"without the MSE anchor: PSNR {anchor['LPIPS only']['psnr'] - anchor['MSE + LPIPS']['psnr']:+.2f} dB, "
+      f"colour shift {anchor['LPIPS only']['shift'] / anchor['MSE + LPIPS']['shift']:.1f} times as large, "
+      f"after {EX_STEPS} steps")
+if not settings.quick():
+    assert anchor["LPIPS only"]["psnr"] < anchor["MSE + LPIPS"]["psnr"], "without the anchor PSNR falls"
+
+# %% [markdown]
+# Compare your prediction with the two rows. Without the anchor nothing ties the pixel values to
+# the original: LPIPS falls further, PSNR falls with it, and the colours start to drift. How far
+# they drift depends on how long you train (try `EX_STEPS` ten times larger): LPIPS hardly notices
+# a tint, so nothing pulls a drifting colour back.
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ### Solution to exercise 3
@@ -293,13 +367,56 @@ print(f"equal weight at {10 * math.log10(0.01 * 255**2 / 0.2):.1f} dB")
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ### Solution to exercise 4
 #
-# LPIPS compares each reconstruction to *its* original, so under uncertainty it still rewards a
-# compromise between the plausible textures. A discriminator judges whether the output looks like
-# *a* real photograph given what was received: it pushes the generator to commit to one sharp,
-# plausible texture (notebook 07), which the realism knob then lets the receiver dial in.
+# Build the plausible originals, optimise an image for the mean LPIPS against four of them (Adam on
+# the pixels, as in section 3, from their mean), and score every candidate against four others.
+# Texture is the standard deviation of the detail (image minus its blur).
 
 # %%
-print("see notebook 07, section 4: one received signal decoded at beta = 0 ... 1")
+detail = x - blurred
+
+
+def plausible(shifts):
+    return torch.cat([(blurred + torch.roll(detail, s, dims=(2, 3))).clamp(0, 1) for s in shifts])
+
+
+seen = plausible([(0, 3), (3, 0), (0, -3), (-3, 0)])
+unseen = plausible([(2, 2), (-2, 2), (2, -2), (-2, -2)])
+guess = seen.mean(0, keepdim=True).clone().requires_grad_(True)
+opt = torch.optim.Adam([guess], lr=0.01)
+for _ in range(OPT_STEPS):
+    opt.zero_grad()
+    lpips_loss(seen, guess.clamp(0, 1).expand_as(seen)).mean().backward()
+    opt.step()
+answers = {"MSE answer (mean)": seen.mean(0, keepdim=True), "one plausible original": plausible([(1, -3)]),
+           "optimised for LPIPS": guess.detach().clamp(0, 1)}
+
+
+def texture(img):
+    return (img - gaussian_blur(img, 1.5)).std().item()
+
+
+score = {name: lpips_alex(unseen, a.expand_as(unseen)).mean().item() for name, a in answers.items()}
+for name, a in answers.items():
+    print(f"{name:24s} LPIPS against unseen plausible originals {score[name]:.3f}   texture {texture(a):.4f}")
+print(f"{'the real image':24s} {'':43s}texture {texture(x):.4f}")
+best = min(score, key=score.get)
+if not settings.quick():
+    assert max(score, key=score.get) == "MSE answer (mean)", "LPIPS does not reward the average"
+    assert score["one plausible original"] < score["MSE answer (mean)"], "a sharp, misplaced guess beats the mean"
+
+print(f"LPIPS prefers: {best}. The MSE answer keeps {100 * texture(answers['MSE answer (mean)']) / texture(x):.0f} % "
+      f"of the real texture, the LPIPS-optimised image {100 * texture(answers['optimised for LPIPS']) / texture(x):.0f} %.")
+show_images(list(answers.values()), titles=list(answers))
+plt.show()
+
+# %% [markdown]
+# LPIPS, unlike MSE, does not reward the average: the blurry mean scores worst, and a sharp
+# plausible image scores well even though its edges sit in the wrong place. So LPIPS already asks
+# for texture. What it cannot say is whether an image *is a photograph*: it only compares with one
+# reference, and an image optimised for it carries whatever texture its network's features happen
+# to reward (compare its texture with the real image's above). A discriminator needs no reference:
+# it learns the statistics of real photographs and penalises whatever departs from them, including
+# the artefacts a network learns in order to please LPIPS. Notebook 07 trains one.
 
 # %% [markdown]
 # ## Clean up

@@ -8,6 +8,10 @@
 #       format_name: percent
 #       format_version: '1.3'
 #       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
 # ---
 
 # %% [markdown]
@@ -20,14 +24,14 @@
 #
 # **You will learn**
 # - what a GAN that works looks like, on a toy you can watch: a discriminator that leaves chance,
-#   a generator that collapses onto one mode, and the R1 penalty that spreads it out;
-# - the conditional PatchGAN discriminator, and why it is conditioned on the *received* symbols;
-# - the non-saturating, hinge and least-squares GAN losses and their discriminator/generator parts;
+#   a generator that [collapses onto](../docs/glossary.md#mode-collapse) one mode, and the [R1](../docs/glossary.md#r1-penalty) penalty that spreads it out;
+# - the conditional [PatchGAN](../docs/glossary.md#patchgan) discriminator, and why it is conditioned on the *received* symbols;
+# - the [non-saturating](../docs/glossary.md#hinge-and-non-saturating-loss), hinge and least-squares GAN losses and their discriminator/generator parts;
 # - the GAN schedule: warm start, separate optimisers, one D step and one G step per batch;
 # - a failure you can measure: the **grid** a generator stamps on its output (`grid_rms`);
 # - what goes wrong (D wins, NaNs, run-away distortion) and how the trainer's guards stop it, on a
 #   run built to diverge;
-# - the **realism knob** `beta` (Agustsson et al., CVPR 2023): one checkpoint, decoded anywhere
+# - the **[realism knob](../docs/glossary.md#realism-knob-beta)** `beta` (Agustsson et al., CVPR 2023): one checkpoint, decoded anywhere
 #   between the MSE+LPIPS reconstruction (`beta=0`) and the full GAN one (`beta=1`).
 #
 # **Requirements**: a CPU. Full run: **185 s** on one CPU thread; `JSCC_LAB_QUICK=1` takes about a minute. Uses the

@@ -13,7 +13,8 @@ outputs above 150 KiB (large photo grids) are stored again at quality 85; small
 PNGs (line plots) stay. The committed tree travels to a GPU machine
 in at most 64 MiB (docs/training.md, "Training on a GPU"), so its notebooks must stay small:
 ``tests/test_tutorials.py`` checks that no committed PNG output exceeds the threshold.
-Afterwards run ``jupytext --sync`` on the ``.py`` files (their text does not change).
+The paired ``.py`` keeps its text; after editing a ``.py``, carry the change into the notebook with
+``jupytext --to ipynb --update X.py -o X.ipynb`` (keeps the outputs) before executing it.
 """
 
 from __future__ import annotations
@@ -125,6 +126,8 @@ def record_run_time(path: Path, nb, seconds: float, readme: Path = REPO / "READM
 def main(argv=None) -> None:
     import nbformat
 
+    from jscc_lab.course import KERNELSPEC
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("notebooks", nargs="+", type=Path, help=".ipynb files")
     p.add_argument("--compact-only", action="store_true", help="do not execute; compact the outputs as they are")
@@ -140,6 +143,7 @@ def main(argv=None) -> None:
         seconds = 0.0 if args.compact_only else execute(nb, args.timeout)
         if not args.compact_only and os.environ.get("JSCC_LAB_QUICK", "") not in ("1", "true", "yes", "on"):
             record_run_time(path, nb, seconds)
+        nb.metadata.setdefault("kernelspec", dict(KERNELSPEC))
         saved = compact_outputs(nb, args.jpeg_above)
         nbformat.write(nb, path)
         ran = "" if args.compact_only else f"ran in {seconds:.0f} s, "

@@ -195,7 +195,7 @@ class GANTrainer(Trainer):
             raise ValueError(f"init_from={path}: only the zero-initialised weights {sorted(allowed)} may be missing, "
                              f"but {wrong} do not match (missing or unexpected)")
         if self.rank == 0:
-            print(f"init_from={path}: a checkpoint without some of this model's weights; new weights "
+            print(f"init_from={Path(path).name}: a checkpoint without some of this model's weights; new weights "
                   f"(zero, so the run starts as that model at every beta): {', '.join(missing)}", flush=True)
         return sorted(missing)
 

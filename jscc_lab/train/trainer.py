@@ -520,9 +520,11 @@ class Trainer:
                 if validate_now and main:
                     metrics = self.validate()
                     self.history.append({"step": self.step, **metrics})
-                    if not self.progress:
+                    if not self.progress:  # many operating points: their summaries (all are in history)
+                        shown = metrics if len(metrics) <= 8 else {k: v for k, v in metrics.items()
+                                                                   if k.startswith("val_")}
                         print(f"step {self.step} validation " + " ".join(
-                            f"{k}={v:.3f}" for k, v in metrics.items()), flush=True)
+                            f"{k}={v:.3f}" for k, v in shown.items()), flush=True)
                     bar.set_postfix(loss=f"{logs['loss']:.4g}", val_psnr=f"{metrics['val_psnr_db']:.2f}")
                     if self.best is None or metrics["val_psnr_db"] > self.best["val_psnr_db"]:
                         self.best = {"step": self.step, **metrics}
