@@ -34,7 +34,7 @@
 # - the **[realism knob](../docs/glossary.md#realism-knob-beta)** `beta` (Agustsson et al., CVPR 2023): one checkpoint, decoded anywhere
 #   between the MSE+LPIPS reconstruction (`beta=0`) and the full GAN one (`beta=1`).
 #
-# **Requirements**: a CPU. Full run: **185 s** on one CPU thread; `JSCC_LAB_QUICK=1` takes about a minute. Uses the
+# **Requirements**: a CPU. Full run: **191 s** on one CPU thread; `JSCC_LAB_QUICK=1` takes about a minute. Uses the
 # shipped checkpoint `taejscc-perceptual-awgn` (the rate-adaptive model of notebook 04 trained
 # with both stages of the paper on a CPU), Kodak and BSDS500, and the offline backbone weights for
 # LPIPS / DISTS.
@@ -505,14 +505,25 @@ display(Markdown(
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ### Solution to exercise 2
 #
-# R1 penalises the gradient of D on real images, so D cannot make its real logits arbitrarily
-# confident: they stay smaller and D's decisions smoother.
+# *Predict* first: larger or smaller real logits? R1 penalises the gradient of D on real data, so D
+# cannot build a steep cliff at the real samples, and a logit far from 0 needs a steep climb from
+# the fakes nearby. Where D can tell real from fake (the toy GAN of section 1, same seed, with and
+# without R1) the difference shows; in the small image run D is near chance anyway, so R1 has little
+# to hold back.
 
 # %%
 cfg = PerceptualTrainConfig(name="gan-r1", steps=max(2, GAN_STEPS // 3), val_every=GAN_STEPS,
                             checkpoint_every=GAN_STEPS, out_dir=f"{OUT}/r1", r1_weight=1.0, **common)
 hist = [h for h in GANTrainer(cfg, progress=False).fit()["history"] if "d_loss" in h]
-print(f"with R1: last D logits real {hist[-1]['d_real']:+.3f}, fake {hist[-1]['d_fake']:+.3f}")
+print(f"image GAN with R1: last D logits real {hist[-1]['d_real']:+.3f}, fake {hist[-1]['d_fake']:+.3f}")
+last = {name: {k: sum(h[k][-50:]) / 50 for k in ("d_real", "d_fake", "d_acc")} for name, h in toy.items()}
+for name, v in last.items():
+    print(f"toy GAN, {name:14s} mean of the last 50 steps: real logit {v['d_real']:+.2f}, fake {v['d_fake']:+.2f}, "
+          f"D accuracy {v['d_acc']:.2f}")
+plain, cured = last.values()
+print(f"R1 {'shrinks' if abs(cured['d_real']) < abs(plain['d_real']) else 'does not shrink'} the real logits of the toy "
+      f"GAN ({plain['d_real']:+.2f} -> {cured['d_real']:+.2f}), and D still tells real from fake "
+      f"({cured['d_acc']:.0%} of its decisions right)")
 
 # %% [markdown] jp-MarkdownHeadingCollapsed=true
 # ### Solution to exercise 3
