@@ -57,6 +57,10 @@ def environment() -> str:
         device = f"CPU, {torch.get_num_threads()} threads (no GPU found)"
     root = data_root()
     have = [name for name in ("kodak", "bsds500", "imagenet_samples", "weights") if (root / name).is_dir()]
-    return (f"jscc_lab: device {device}; data folder {root} (on disk: {', '.join(have) or 'nothing yet'}; "
+    # named, not spelled out: the stored outputs of a notebook do not carry the paths of the machine that ran it
+    home = str(Path.home())
+    where = "$JSCC_LAB_DATA" if os.environ.get("JSCC_LAB_DATA") else (
+        "~" + str(root)[len(home):] if str(root).startswith(home + os.sep) else str(root))
+    return (f"jscc_lab: device {device}; data folder {where} (on disk: {', '.join(have) or 'nothing yet'}; "
             f"{'offline: nothing is downloaded' if offline() else 'missing files download on first use'}); "
             f"{'quick mode (JSCC_LAB_QUICK=1): small budgets' if quick() else 'full budgets'}")

@@ -175,3 +175,17 @@ def test_center_crop():
     assert c.shape == (2, 3, 2, 4) and torch.equal(c, x[..., 2:4, 2:6])
     with pytest.raises(ValueError, match="larger"):
         data.center_crop(x, 7)
+
+
+def test_the_environment_line_names_the_data_folder_without_spelling_out_machine_paths(monkeypatch, tmp_path):
+    from jscc_lab import settings
+
+    monkeypatch.setenv("JSCC_LAB_DATA", str(tmp_path))
+    (tmp_path / "kodak").mkdir()
+    line = settings.environment()
+    assert "data folder $JSCC_LAB_DATA (on disk: kodak;" in line and str(tmp_path) not in line
+    monkeypatch.delenv("JSCC_LAB_DATA")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv("JSCC_LAB_CACHE", raising=False)
+    assert str(tmp_path) not in settings.environment()

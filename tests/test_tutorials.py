@@ -491,3 +491,19 @@ def test_every_glossary_term_is_linked_at_its_first_use_and_the_table_says_where
         if not stem.startswith(table[anchor]):
             problems.append(f"glossary table: '{anchor}' first used in {stem}, the table says {table[anchor]}")
     assert not problems, "\n".join(problems)
+
+
+#: absolute paths of the machine that ran a notebook (its home, data, scratch and checkout folders)
+MACHINE_PATH = re.compile(r"(?<![\w.$~])/(?:work|root|home|tmp|Users)/\S+")
+
+
+@pytest.mark.parametrize("notebook", sorted(TUTORIALS.glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem)
+def test_stored_outputs_carry_no_paths_of_the_machine_that_ran_them(notebook):
+    import json
+
+    found = []
+    for cell in json.loads(notebook.read_text())["cells"]:
+        for out in cell.get("outputs", []):
+            texts = [out.get("text", "")] + [v for k, v in out.get("data", {}).items() if k.startswith("text/")]
+            found += MACHINE_PATH.findall("".join("".join(t) if isinstance(t, list) else str(t) for t in texts))
+    assert not found, f"{notebook.name}: stored outputs print machine paths {found[:3]}: print names, not paths"

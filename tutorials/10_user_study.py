@@ -203,7 +203,7 @@ study
 for _ in range(min(3, len(study.remaining))):
     study.answer("left")
 print(study.progress.value)
-print(f"{len(ResultsFile(results_path).records)} answers on disk in {results_path}")
+print(f"{len(ResultsFile(results_path).records)} answers on disk in {results_path.name} (in the folder RUNS.name)")
 
 # %% [markdown]
 # ## 5. Analyse your class
