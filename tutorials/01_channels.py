@@ -29,7 +29,7 @@
 # - what happens to an image sent *uncoded*, pixel values as analog symbols: graceful
 #   degradation, the property [deep JSCC](../docs/glossary.md#deep-jscc) keeps at a fraction of the bandwidth.
 #
-# **Requirements**: a laptop CPU. Full run: **8 s** on one CPU thread. No GPU, no download (the sample photos ship
+# **Requirements**: a laptop CPU. Full run: **7 s** on one CPU thread. No GPU, no download (the sample photos ship
 # with scikit-image). Set `JSCC_LAB_QUICK=1` for a few-second run with smaller budgets.
 
 # %%

@@ -35,7 +35,7 @@
 # 5. *The best-MCS envelope* on Kodak against the capacity bound, and an SNR slider to watch the
 #    cliff on an image.
 #
-# **Requirements**: CPU only. Full run: **211 s** on one CPU thread (3 Kodak images);
+# **Requirements**: CPU only. Full run: **167 s** on one CPU thread (3 Kodak images);
 # `JSCC_LAB_QUICK=1` runs the same code on one small crop in about a minute. Kodak is read
 # from `$JSCC_LAB_DATA/kodak` (downloaded there when missing, unless `JSCC_LAB_OFFLINE=1`).
 

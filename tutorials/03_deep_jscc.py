@@ -36,7 +36,7 @@
 #   set of weights for CBR 1/96 ... 1/12), where more bandwidth is better at every SNR, and how it
 #   compares on Kodak-24 with HEVC + 5G LDPC counted as the literature counts BPG.
 #
-# **Requirements**: a CPU. Full run: **123 s** on one CPU thread (two short training runs of
+# **Requirements**: a CPU. Full run: **121 s** on one CPU thread (two short training runs of
 # under a minute each, evaluations on 4 Kodak crops of 256x256); the Kodak-24 full-size numbers
 # are read from the repository's saved benchmark results, not recomputed. `JSCC_LAB_QUICK=1`
 # runs everything with tiny budgets. Needs BSDS500 and Kodak under `$JSCC_LAB_DATA` (downloaded

@@ -35,7 +35,7 @@
 # - whether the pretrained prior beats training from scratch on equal CPU time, and what one
 #   model for four CBRs costs against a model for one (from saved runs).
 #
-# **Requirements**: a CPU. Full run: **304 s** on one CPU thread (TAEF2 weights and Kodak under `$JSCC_LAB_DATA`,
+# **Requirements**: a CPU. Full run: **299 s** on one CPU thread (TAEF2 weights and Kodak under `$JSCC_LAB_DATA`,
 # downloaded on first use unless `JSCC_LAB_OFFLINE=1`). `JSCC_LAB_QUICK=1` runs the same code with
 # tiny budgets.
 

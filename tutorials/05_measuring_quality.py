@@ -31,7 +31,7 @@
 # - the conventions that make numbers comparable across papers (RGB vs grayscale MS-SSIM, LPIPS
 #   backbone, offline weights).
 #
-# **Requirements**: a laptop CPU. Full run: **124 s** on one CPU thread (LPIPS and DISTS run ImageNet networks);
+# **Requirements**: a laptop CPU. Full run: **117 s** on one CPU thread (LPIPS and DISTS run ImageNet networks);
 # `JSCC_LAB_QUICK=1` runs the same cells on one small crop in under a minute. No GPU. Needs the
 # Kodak images (`jscc_lab.data.kodak()`, downloaded once, or `JSCC_LAB_DATA`) and the ImageNet
 # backbone weights (downloaded once by torchvision, or `$JSCC_LAB_DATA/weights` offline).

@@ -30,7 +30,7 @@
 # - to fine-tune the rate-adaptive deep JSCC of notebook 04 with MSE only and with MSE + LPIPS,
 #   and to read the result on validation images: what LPIPS gains and what PSNR pays.
 #
-# **Requirements**: a CPU. Full run: **487 s** on one CPU thread (two short fine-tuning runs); `JSCC_LAB_QUICK=1` runs
+# **Requirements**: a CPU. Full run: **491 s** on one CPU thread (two short fine-tuning runs); `JSCC_LAB_QUICK=1` runs
 # everything in about a minute with tiny budgets. Needs the offline AlexNet weights for LPIPS
 # (`$JSCC_LAB_DATA/weights`, see `jscc_lab.metrics`), BSDS500 and the shipped checkpoints.
 

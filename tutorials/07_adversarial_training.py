@@ -34,7 +34,7 @@
 # - the **[realism knob](../docs/glossary.md#realism-knob-beta)** `beta` (Agustsson et al., CVPR 2023): one checkpoint, decoded anywhere
 #   between the MSE+LPIPS reconstruction (`beta=0`) and the full GAN one (`beta=1`).
 #
-# **Requirements**: a CPU. Full run: **191 s** on one CPU thread; `JSCC_LAB_QUICK=1` takes about a minute. Uses the
+# **Requirements**: a CPU. Full run: **193 s** on one CPU thread; `JSCC_LAB_QUICK=1` takes about a minute. Uses the
 # shipped checkpoint `taejscc-perceptual-awgn` (the rate-adaptive model of notebook 04 trained
 # with both stages of the paper on a CPU), Kodak and BSDS500, and the offline backbone weights for
 # LPIPS / DISTS.

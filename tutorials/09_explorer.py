@@ -26,7 +26,7 @@
 # - how each system degrades as the SNR falls: gracefully (deep JSCC), or off a cliff (separate
 #   coding, whose bit budget follows the channel capacity).
 #
-# **Requirements**: a laptop CPU. Full run: **44 s** on one CPU thread (most of it is the
+# **Requirements**: a laptop CPU. Full run: **46 s** on one CPU thread (most of it is the
 # background prefetch the notebook waits for); the shipped checkpoints (`assets/checkpoints/`).
 # No data download: the photos ship with scikit-image (Kodak is offered too when it is under
 # `$JSCC_LAB_DATA`). For class, serve it as a web page: `jscc-lab explore` (Voila: code hidden,

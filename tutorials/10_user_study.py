@@ -28,7 +28,7 @@
 # - how to run the study live: randomised sides and order, attention checks, answers that survive
 #   a kernel restart.
 #
-# **Requirements**: a CPU. Full run: **16 s** on one CPU thread. The study widget needs the shipped checkpoints
+# **Requirements**: a CPU. Full run: **19 s** on one CPU thread. The study widget needs the shipped checkpoints
 # (`jscc_lab.pretrained`) and runs in Jupyter or as a page.
 #
 # > **Simulated data.** Section 3 analyses *simulated* participants, generated with a known saving

@@ -85,13 +85,14 @@ def compact_outputs(nb, above_kib: float = JPEG_ABOVE_KIB) -> int:
 
 
 def execute(nb, timeout: int = 1800) -> float:
-    """Run every code cell of ``nb`` in a fresh ``python3`` kernel in ``tutorials/``; seconds."""
+    """Run every code cell of ``nb`` in a fresh ``python3`` kernel in ``tutorials/``; the seconds its
+    cells took (the kernel's start-up, which can stall on a busy machine, is not counted)."""
     from nbclient import NotebookClient
 
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(Path(__file__).resolve().parent)}})
-    start = time.time()
     with client.setup_kernel():
+        start = time.time()
         for index, cell in enumerate(nb.cells):
             if cell.cell_type == "code":
                 client.execute_cell(cell, index)
