@@ -33,7 +33,7 @@
 # - what the realism knob $\beta$ does to one received signal, and to PSNR, LPIPS and DISTS;
 # - how the paper-size system is trained on a GPU (configs, one prepared command).
 #
-# **Requirements**: a CPU. Full run: **499 s** on one CPU thread (8 Kodak crops, LPIPS and DISTS on every
+# **Requirements**: a CPU. Full run: **483 s** on one CPU thread (8 Kodak crops, LPIPS and DISTS on every
 # reconstruction); `JSCC_LAB_QUICK=1` takes about a minute. Uses the shipped checkpoints, Kodak,
 # and the offline backbone weights for LPIPS / DISTS. Full Kodak-24 numbers come from
 # `benchmarks/bandwidth_saving.py` (read at the end).
