@@ -209,14 +209,12 @@ SPECS: dict[str, dict[int, Exercise]] = {
              points=2, prose=1),
     },
     "06_perceptual_loss": {
-        1: E("Leave the fine-tuning config in `vgg_config` and the mean scores of the fine-tuned "
-             "model in `vgg_scores` (a dict with keys `'lpips'` and `'lpips_vgg'`).",
-             ("vgg_config", "vgg_scores"),
-             "vgg_config = cfg\n"
-             "vgg_scores = {k: v.mean().item() for k, v in evaluate(crops, out, metrics=('lpips', 'lpips_vgg')).items()}",
-             "assert set(vgg_scores) >= {'lpips', 'lpips_vgg'}",
-             "assert vgg_config.lpips_net == 'vgg'\n"
-             "assert all(0.0 < vgg_scores[k] < 1.0 for k in ('lpips', 'lpips_vgg'))",
+        1: E("Leave the change (%) of each metric from the start, per network trained on, in "
+             "`metric_change` (a dict: `{'alex': {'lpips': ..., 'lpips_vgg': ...}, 'vgg': {...}}`).",
+             ("metric_change",), "metric_change = change",
+             "assert set(metric_change) == {'alex', 'vgg'}\n"
+             "assert all(set(v) == {'lpips', 'lpips_vgg'} for v in metric_change.values())",
+             "assert settings.quick() or metric_change['alex']['lpips'] < metric_change['alex']['lpips_vgg']",
              points=1, prose=2),
         2: E("Leave the PSNR (dB) and LPIPS-alex of a tinted copy of `x` in `tint_psnr` and "
              "`tint_lpips` (floats).", ("tint_psnr", "tint_lpips"),
@@ -232,7 +230,11 @@ SPECS: dict[str, dict[int, Exercise]] = {
              "assert all(isinstance(v, float) for v in (mse_term_20db, mse_term_30db, equal_weight_psnr_db))",
              "assert abs(mse_term_20db - 6.50) < 0.01 and abs(mse_term_30db - 0.650) < 0.001\n"
              "assert abs(equal_weight_psnr_db - 35.1) < 0.1", points=2),
-        4: E(prose=2),
+        4: E("Leave the mean LPIPS of each answer against the unseen plausible originals in "
+             "`answer_lpips` (a dict keyed like `answers`).", ("answer_lpips",), "answer_lpips = score",
+             "assert set(answer_lpips) == set(answers)",
+             "assert settings.quick() or answer_lpips['MSE answer (mean)'] > answer_lpips['one plausible original']",
+             points=1, prose=2),
     },
     "07_adversarial_training": {
         1: E(prose=2),
