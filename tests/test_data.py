@@ -187,5 +187,4 @@ def test_the_environment_line_names_the_data_folder_without_spelling_out_machine
     monkeypatch.delenv("JSCC_LAB_DATA")
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-    monkeypatch.delenv("JSCC_LAB_CACHE", raising=False)
     assert str(tmp_path) not in settings.environment()

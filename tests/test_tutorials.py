@@ -352,6 +352,8 @@ def test_compacting_covers_the_saved_widget_state():
 
 # ---- numbers in prose are the notebook's own ------------------------------------------------
 
+#: what in a markdown line is not prose: code spans, math, link targets
+NOT_PROSE = re.compile(r"`[^`]*`|\$[^$]*\$|\]\([^)]*\)")
 #: a decimal number or a percentage: what a sentence quoting a result looks like
 RESULT_NUMBER = re.compile(r"(?<![\w.])[-+]?\d+\.\d+(?![\w.])|(?<![\w.])\d+(?:\.\d+)?\s?%")
 #: numbers in prose that are not results of the notebook, with the reason
@@ -380,7 +382,7 @@ def prose_numbers_missing_from_outputs(nb: dict) -> list[str]:
         if cell["cell_type"] != "markdown":
             continue
         source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-        source = re.sub(r"`[^`]*`|\$[^$]*\$|\]\([^)]*\)", " ", source)
+        source = NOT_PROSE.sub(" ", source)
         for match in RESULT_NUMBER.finditer(source):
             number = match.group(0)
             if number.replace(" ", "").rstrip("%") not in text:
@@ -470,7 +472,7 @@ def first_mention(pattern: str, scripts: list[Path]) -> tuple[str, str, int] | N
             for line in cell.source.split("\n"):
                 if line.lstrip().startswith("#"):
                     continue
-                masked = re.sub(r"`[^`]*`|\$[^$]*\$|\]\([^)]*\)", lambda m: "\0" * len(m.group()), line)
+                masked = NOT_PROSE.sub(lambda m: "\0" * len(m.group()), line)
                 if match := re.search(pattern, masked):
                     return script.stem, line, match.start()
     return None
@@ -484,7 +486,11 @@ def test_every_glossary_term_is_linked_at_its_first_use_and_the_table_says_where
     assert set(GLOSSARY_TERMS) == headings == set(table), "GLOSSARY_TERMS, the glossary's entries and its table differ"
     problems = []
     for anchor, pattern in GLOSSARY_TERMS.items():
-        stem, line, start = first_mention(pattern, scripts)
+        found = first_mention(pattern, scripts)
+        if found is None:
+            problems.append(f"'{anchor}' is used in no tutorial's prose: drop it from GLOSSARY_TERMS or link it where it is used")
+            continue
+        stem, line, start = found
         link = re.compile(r"\[([^\]]*)\]\(\.\./docs/glossary\.md#" + re.escape(anchor) + r"\)")
         if not any(m.start() < start < m.end() for m in link.finditer(line)):
             problems.append(f"{stem}: first use of '{anchor}' is not a link to docs/glossary.md#{anchor}: {line.strip()}")

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import base64
 import io
-import os
 import re
 import sys
 import time
@@ -127,6 +126,7 @@ def record_run_time(path: Path, nb, seconds: float, readme: Path = REPO / "READM
 def main(argv=None) -> None:
     import nbformat
 
+    from jscc_lab import settings
     from jscc_lab.course import KERNELSPEC
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -142,7 +142,7 @@ def main(argv=None) -> None:
     for path in args.notebooks:
         nb = nbformat.read(path, as_version=4)
         seconds = 0.0 if args.compact_only else execute(nb, args.timeout)
-        if not args.compact_only and os.environ.get("JSCC_LAB_QUICK", "") not in ("1", "true", "yes", "on"):
+        if not args.compact_only and not settings.quick():  # quick budgets are not the stated time
             record_run_time(path, nb, seconds)
         nb.metadata.setdefault("kernelspec", dict(KERNELSPEC))
         saved = compact_outputs(nb, args.jpeg_above)
